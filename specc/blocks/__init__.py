@@ -1,0 +1,1 @@
+"""Block kinds: each module defines one kind's schema, resolution, lowering and template."""

@@ -1,0 +1,93 @@
+"""What a block kind is: the one place where a kind of block is defined.
+
+A `BlockKind` bundles everything specc knows about one kind of block:
+
+- `schema`: the pydantic model of a stage of that kind in the spec (a `StageBase`);
+- `resolve`: the block-specific numbers of one block once channels are scaled
+  (e.g. MBConv's expanded and squeeze widths), under the spec's scaling rules;
+- `lower`: its expansion into IR nodes;
+- `template`, `class_name`, `requires`, `arguments`: how the PyTorch backend writes
+  its class once and one constructor call per block.
+
+The registry (`specc.blocks.registry`) lists the kinds; nothing else in specc switches on
+block kind names. This module imports no IR at run time, so loading a spec stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from specc.spec.types import Activation, Channels, Kernel, Repeats, Stride, StrictModel
+
+if TYPE_CHECKING:
+    from specc.ir.graph import GraphBuilder
+    from specc.spec.schema import Defaults, Scaling
+
+
+class StageBase(StrictModel):
+    """Fields every stage has; a block kind's schema adds its own and sets `block`."""
+
+    block: str
+    kernel: Kernel = 3
+    stride: Stride = 1
+    channels: Channels
+    repeats: Repeats = 1
+    activation: Activation | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedBlock:
+    """One block with every number concrete; `name` is its module path (`stages.3.1`)."""
+
+    kind: str
+    name: str
+    stage: int
+    index: int  # within the stage
+    number: int  # over all blocks of the network, from 0
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    activation: str
+    drop_path: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Code:
+    """A constructor argument that is code, not a literal (e.g. an activation class).
+
+    Only the backend creates these, from a fixed table keyed by validated names.
+    """
+
+    text: str
+
+
+Argument = tuple[str | None, Any]  # (keyword or None for positional, literal value or Code)
+
+
+@dataclass(frozen=True)
+class LowerContext:
+    """What lowering needs beyond the block itself: the spec's defaults."""
+
+    defaults: Defaults
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    name: str
+    schema: type[StageBase]
+    resolve: Callable[[StageBase, int, int, Scaling], dict[str, Any]]
+    lower: Callable[[GraphBuilder, ResolvedBlock, str, LowerContext], str]
+    class_name: str
+    template: str
+    requires: tuple[str, ...]
+    arguments: Callable[[ResolvedBlock, Mapping[str, Any], LowerContext], list[Argument]]
+    describe: Callable[[StageBase], str]
+
+
+def no_extra(stage: StageBase, in_channels: int, out_channels: int, rules: Scaling) -> dict[str, Any]:
+    """`resolve` for kinds whose blocks need nothing beyond the common fields."""
+    return {}

@@ -1,0 +1,137 @@
+"""Block kind `mbconv`: the inverted residual block of MobileNetV2 and EfficientNet.
+
+    x -> [1x1 expand, norm, act]    (only when the expanded width differs from the input)
+      -> k x k depthwise, norm, act (carries the stride)
+      -> [squeeze-excitation]       (global pool, 1x1 reduce, act, 1x1 expand, sigmoid, scale)
+      -> 1x1 project, norm          (linear: no activation)
+      -> [drop path, + x]           (residual only when stride is 1 and in == out channels)
+
+Two widths are derived, each by a spec rule because implementations differ:
+- expanded = in * expand, exact (TF) or rounded like channels (timm, torchvision);
+- squeeze = se * (block input | expanded width), floored (TF, torchvision) or rounded (timm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from specc.blocks.base import Argument, BlockKind, LowerContext, ResolvedBlock, StageBase
+from specc.blocks.conv import conv_norm_act, padding_argument
+from specc.scaling.rounding import round_channels, round_squeeze
+
+if TYPE_CHECKING:
+    from specc.ir.graph import GraphBuilder, Scope
+    from specc.spec.schema import Scaling
+
+
+class MBConvStage(StageBase):
+    """A stage of inverted residual blocks."""
+
+    block: Literal["mbconv"]
+    expand: float = Field(1.0, ge=1.0, le=64.0, description="expansion ratio of the 1x1 conv")
+    se: float | None = Field(None, gt=0.0, le=1.0, description="squeeze-excitation ratio")
+
+
+def _resolve(stage: StageBase, in_channels: int, out_channels: int, rules: Scaling) -> dict[str, Any]:
+    assert isinstance(stage, MBConvStage)
+    if rules.expansion == "round_channels":
+        ch = rules.channels
+        expanded = round_channels(in_channels * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min)
+    else:
+        expanded = int(in_channels * stage.expand)
+    squeeze = 0
+    if stage.se is not None:
+        base = in_channels if rules.se.base == "block_in" else expanded
+        squeeze = round_squeeze(base * stage.se, rules.se.rounding, rules.channels.divisor)
+    return {"expand": stage.expand, "se": stage.se, "expanded": expanded, "squeeze": squeeze}
+
+
+def has_residual(block: ResolvedBlock) -> bool:
+    return block.stride == 1 and block.in_channels == block.out_channels
+
+
+def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContext) -> str:
+    from specc.ir.graph import Scope
+
+    def scope(role: str) -> Scope:
+        return Scope("stage", block.stage, block.index, role)
+
+    expanded, squeeze = block.extra["expanded"], block.extra["squeeze"]
+    common = {"ctx": ctx, "activation": block.activation}
+    out = x
+    if expanded != block.in_channels:
+        out = conv_norm_act(
+            builder, f"{block.name}.expand", out, scope("expand"),
+            out_channels=expanded, kernel=1, stride=1, groups=1, **common,
+        )  # fmt: skip
+    out = conv_norm_act(
+        builder, f"{block.name}.depthwise", out, scope("depthwise"),
+        out_channels=expanded, kernel=block.kernel, stride=block.stride, groups=expanded, **common,
+    )  # fmt: skip
+    if squeeze:
+        out = _lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))
+    out = conv_norm_act(
+        builder, f"{block.name}.project", out, scope("project"),
+        out_channels=block.out_channels, kernel=1, stride=1, groups=1, activation=None, ctx=ctx,
+    )  # fmt: skip
+    if has_residual(block):
+        if block.drop_path > 0:
+            out = builder.add(
+                f"{block.name}.drop_path", "drop_path", [out], scope("residual"), rate=block.drop_path
+            )
+        out = builder.add(f"{block.name}.add", "add", [out, x], scope("residual"))
+    return out
+
+
+def _lower_squeeze_excite(
+    builder: GraphBuilder, prefix: str, x: str, squeeze: int, block: ResolvedBlock, scope: Scope
+) -> str:
+    channels = builder.shape(x)[0]
+
+    def conv_1x1(name: str, source: str, cin: int, cout: int) -> str:
+        return builder.add(
+            name, "conv", [source], scope, in_channels=cin, out_channels=cout, kernel=1, stride=1,
+            groups=1, padding=(0, 0, 0, 0), bias=True,
+        )  # fmt: skip
+
+    pooled = builder.add(f"{prefix}.pool", "pool", [x], scope, kind="avg")
+    reduced = conv_1x1(f"{prefix}.reduce", pooled, channels, squeeze)
+    activated = builder.add(f"{prefix}.act", "act", [reduced], scope, fn=block.activation)
+    expanded = conv_1x1(f"{prefix}.expand", activated, squeeze, channels)
+    gate = builder.add(f"{prefix}.gate", "act", [expanded], scope, fn="sigmoid")
+    return builder.add(f"{prefix}.scale", "mul", [x, gate], scope)
+
+
+def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
+    args: list[Argument] = [
+        (None, block.in_channels),
+        (None, block.out_channels),
+        ("kernel_size", block.kernel),
+        ("stride", block.stride),
+        ("expanded", block.extra["expanded"]),
+        ("squeeze", block.extra["squeeze"]),
+        ("drop_path", block.drop_path),
+    ]
+    return args + padding_argument(nodes, f"{block.name}.depthwise.conv", block.kernel)
+
+
+def _describe(stage: StageBase) -> str:
+    assert isinstance(stage, MBConvStage)
+    se = f" se{stage.se:g}" if stage.se else ""
+    return f"mbconv{stage.expand:g} k{stage.kernel}{se}"
+
+
+KIND = BlockKind(
+    name="mbconv",
+    schema=MBConvStage,
+    resolve=_resolve,
+    lower=_lower,
+    class_name="MBConv",
+    template="mbconv.py.j2",
+    requires=("conv.py.j2", "squeeze_excite.py.j2", "drop_path.py.j2"),
+    arguments=_arguments,
+    describe=_describe,
+)

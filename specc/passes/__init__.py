@@ -1,0 +1,1 @@
+"""Passes over the IR graph: validation (all problems at once) and analysis."""

@@ -1,0 +1,1 @@
+"""Compound scaling: from a spec and a selector (phi or a preset) to concrete integers."""

@@ -1,0 +1,335 @@
+"""Apply a selector (phi or a preset) to a spec: every stage resolved to concrete integers.
+
+phi mode (compound scaling, Eq. 3 of the paper): depth alpha^phi, width beta^phi,
+resolution base * gamma^phi, each rounded by the spec's rules. Preset mode: the preset's
+own width and depth multipliers and its exact resolution, with the same rounding. The
+two are different things ("phi = 6" is not B6) and stay labelled as such.
+
+The result, `ResolvedSpec`, is a plain value: testable without a graph, and the only
+input of lowering. A size guard refuses absurdly large models before anything is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from specc.blocks.base import ResolvedBlock
+from specc.blocks.registry import KINDS
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.scaling.rounding import round_channels, round_repeats, round_resolution
+from specc.spec.load import LoadedSpec
+from specc.spec.schema import ConvLayer, Defaults, Spec
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which member of the family to build: compound scaling with `phi`, or a preset."""
+
+    phi: float | None = None
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.phi is not None and self.preset is not None:
+            raise ValueError("phi and preset exclude each other")
+        if self.phi is not None and not math.isfinite(self.phi):
+            raise ValueError(f"phi must be a finite number, got {self.phi}")
+
+    @property
+    def is_preset(self) -> bool:
+        return self.preset is not None
+
+    @property
+    def phi_value(self) -> float:
+        return 0.0 if self.phi is None else float(self.phi)
+
+    @property
+    def label(self) -> str:
+        """Filesystem-safe and unambiguous: phi6, phi0p5, phim1, phi1em05, b6."""
+        if self.preset is not None:
+            return self.preset
+        text = repr(self.phi_value).removesuffix(".0")
+        return "phi" + text.replace("-", "m").replace(".", "p").replace("+", "")
+
+    def describe(self) -> str:
+        return f"preset {self.preset}" if self.preset is not None else f"phi = {self.phi_value:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.preset is not None:
+            return {"mode": "preset", "preset": self.preset, "label": self.label}
+        return {"mode": "phi", "phi": self.phi_value, "label": self.label}
+
+    @classmethod
+    def parse(cls, text: str) -> Selector:
+        """'phi=6', 'preset=b6' (used where a selector is written inline)."""
+        key, _, value = text.partition("=")
+        if key == "phi":
+            return cls(phi=float(value))
+        if key == "preset" and value:
+            return cls(preset=value)
+        raise ValueError(f"expected phi=NUMBER or preset=NAME, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    depth: float
+    width: float
+    resolution: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"depth": self.depth, "width": self.width, "resolution": self.resolution}
+
+
+@dataclass(frozen=True)
+class ResolvedLayer:
+    """The stem or the head conv."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    activation: str
+
+
+@dataclass(frozen=True)
+class ResolvedStage:
+    index: int
+    kind: str
+    label: str  # e.g. "mbconv6 k5 se0.25"
+    kernel: int
+    stride: int
+    in_channels: int
+    out_channels: int
+    repeats: int
+    options: dict[str, Any]  # the kind's own fields (expand, se, ...)
+    blocks: tuple[ResolvedBlock, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What counts as absurdly large; `--allow-large` lifts it."""
+
+    max_blocks: int = 1000
+    max_channels: int = 65536
+    max_resolution: int = 8192
+    max_params: int = 4_000_000_000
+    max_macs: int = 20_000_000_000_000
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    name: str
+    class_name: str
+    file: str
+    spec_hash: str
+    selector: Selector
+    multipliers: Multipliers
+    resolution: int
+    in_channels: int
+    num_classes: int
+    stem: ResolvedLayer
+    stages: tuple[ResolvedStage, ...]
+    head: ResolvedLayer | None
+    dropout: float
+    drop_path: float
+    defaults: Defaults
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> list[ResolvedBlock]:
+        return [block for stage in self.stages for block in stage.blocks]
+
+
+def resolve(loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()) -> ResolvedSpec:
+    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results."""
+    spec = loaded.spec
+    mult, resolution, dropout, drop_path = _multipliers(loaded, selector)
+    problems = _check_finite(loaded, selector, mult)
+    if problems:
+        raise SpecError(problems)
+    rules = spec.scaling
+    ch = rules.channels
+
+    def channels(base: int) -> int:
+        return round_channels(base, mult.width, ch.divisor, ch.round_limit, ch.min)
+
+    stem_out = channels(spec.stem.channels) if rules.stem == "scaled" else spec.stem.channels
+    stem = _layer("stem", spec.stem, spec.input.channels, stem_out, spec)
+    widths = [channels(stage.channels) for stage in spec.stages]
+    repeats = [round_repeats(stage.repeats, mult.depth, rules.repeats) for stage in spec.stages]
+    if limits is not None:
+        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
+
+    total = sum(repeats)
+    stages: list[ResolvedStage] = []
+    in_channels, number = stem_out, 0
+    for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
+        kind = KINDS[stage.block]
+        blocks = []
+        for position in range(count):
+            block_in = in_channels if position == 0 else width
+            blocks.append(
+                ResolvedBlock(
+                    kind=kind.name,
+                    name=f"stages.{index}.{position}",
+                    stage=index,
+                    index=position,
+                    number=number,
+                    in_channels=block_in,
+                    out_channels=width,
+                    kernel=stage.kernel,
+                    stride=stage.stride if position == 0 else 1,
+                    activation=stage.activation or spec.defaults.activation,
+                    # Stochastic depth grows linearly with the block's position in the network.
+                    drop_path=drop_path * number / total,
+                    extra=kind.resolve(stage, block_in, width, rules),
+                )
+            )
+            number += 1
+        options = stage.model_dump(exclude={"block", "kernel", "stride", "channels", "repeats"})
+        stages.append(
+            ResolvedStage(
+                index=index,
+                kind=kind.name,
+                label=kind.describe(stage),
+                kernel=stage.kernel,
+                stride=stage.stride,
+                in_channels=in_channels,
+                out_channels=width,
+                repeats=count,
+                options=options,
+                blocks=tuple(blocks),
+            )
+        )
+        in_channels = width
+
+    head = None
+    if spec.head is not None:
+        head_out = _head_channels(spec, mult.width, in_channels, channels)
+        head = _layer("head", spec.head, in_channels, head_out, spec)
+
+    return ResolvedSpec(
+        name=spec.name,
+        class_name=spec.python_class,
+        file=loaded.file,
+        spec_hash=loaded.hash,
+        selector=selector,
+        multipliers=mult,
+        resolution=resolution,
+        in_channels=spec.input.channels,
+        num_classes=spec.num_classes,
+        stem=stem,
+        stages=tuple(stages),
+        head=head,
+        dropout=dropout,
+        drop_path=drop_path,
+        defaults=spec.defaults,
+        rules=rules.model_dump(mode="json"),
+    )
+
+
+def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, int, float, float]:
+    spec = loaded.spec
+    base = spec.input.resolution
+    if selector.preset is not None:
+        preset = spec.presets.get(selector.preset)
+        if preset is None:
+            raise SpecError([unknown_preset(loaded, selector.preset)])
+        dropout = spec.classifier.dropout if preset.dropout is None else preset.dropout
+        drop_path = spec.scaling.drop_path if preset.drop_path is None else preset.drop_path
+        mult = Multipliers(preset.depth, preset.width, preset.resolution / base)
+        return mult, preset.resolution, dropout, drop_path
+
+    phi = selector.phi_value
+    coeff = spec.scaling.coefficients
+    mult = Multipliers(_power(coeff.depth, phi), _power(coeff.width, phi), _power(coeff.resolution, phi))
+    rounding = spec.scaling.resolution
+    resolution = base
+    if math.isfinite(mult.resolution) and base * mult.resolution < 1e9:
+        resolution = round_resolution(base * mult.resolution, rounding.multiple, rounding.mode)
+    dropout = spec.classifier.dropout
+    if spec.scaling.dropout.rule == "linear":
+        rule = spec.scaling.dropout
+        # Rounded so that 0.2 - 0.05 prints as 0.15, not 0.15000000000000002.
+        dropout = round(min(max(dropout + rule.per_phi * phi, 0.0), rule.max), 6)
+    return mult, resolution, dropout, spec.scaling.drop_path
+
+
+def _power(base: float, exponent: float) -> float:
+    try:
+        return float(base**exponent)
+    except OverflowError:
+        return math.inf
+
+
+def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
+    known = sorted(loaded.spec.presets)
+    listing = ", ".join(known) if known else "the spec defines none"
+    return Diagnostic(
+        f"unknown preset {name!r}; presets: {listing}",
+        loaded.locate("presets") if known else Location(loaded.file),
+        "presets",
+        did_you_mean(name, known),
+    )
+
+
+def _check_finite(loaded: LoadedSpec, selector: Selector, mult: Multipliers) -> list[Diagnostic]:
+    values = mult.to_dict()
+    bad = [name for name, value in values.items() if not math.isfinite(value) or value < 1e-6]
+    if not bad:
+        return []
+    return [
+        Diagnostic(
+            f"{selector.describe()} gives {', '.join(bad)} multiplier(s) out of range "
+            f"({', '.join(f'{n}={values[n]:.3g}' for n in bad)}); nothing can be built",
+            loaded.locate("scaling", "coefficients"),
+            "scaling.coefficients",
+        )
+    ]
+
+
+def _check_size(
+    loaded: LoadedSpec, selector: Selector, limits: Limits, blocks: int, channels: int, resolution: int
+) -> None:
+    over = []
+    if blocks > limits.max_blocks:
+        over.append(f"{blocks:,} blocks (limit {limits.max_blocks:,})")
+    if channels > limits.max_channels:
+        over.append(f"{channels:,} channels (limit {limits.max_channels:,})")
+    if resolution > limits.max_resolution:
+        over.append(f"resolution {resolution:,} (limit {limits.max_resolution:,})")
+    if over:
+        raise SpecError([too_large(loaded, selector, over)])
+
+
+def too_large(loaded: LoadedSpec, selector: Selector, over: list[str]) -> Diagnostic:
+    return Diagnostic(
+        f"{selector.describe()} gives an absurdly large model: {'; '.join(over)}",
+        Location(loaded.file),
+        "scaling.coefficients" if selector.preset is None else f"presets.{selector.preset}",
+        "pass --allow-large (allow_large=True) to build it anyway",
+    )
+
+
+def _layer(name: str, layer: ConvLayer, in_channels: int, out_channels: int, spec: Spec) -> ResolvedLayer:
+    return ResolvedLayer(
+        name=name,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel=layer.kernel,
+        stride=layer.stride,
+        activation=layer.activation or spec.defaults.activation,
+    )
+
+
+def _head_channels(spec: Spec, width: float, last: int, channels: Any) -> int:
+    assert spec.head is not None
+    rule = spec.scaling.head
+    if rule.rule == "fixed":
+        return spec.head.channels
+    if rule.rule == "multiple_of_last":
+        return rule.factor * last
+    result: int = channels(spec.head.channels)
+    return result

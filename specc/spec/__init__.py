@@ -1,0 +1,1 @@
+"""The spec language: YAML in, a validated `Spec` out, with located diagnostics."""

@@ -1,0 +1,245 @@
+"""Load a spec: read YAML, apply `--set` overrides, validate, report every problem located.
+
+Pydantic reports error locations as paths through the model (with discriminator tags in
+them); we walk the same path through the parsed data to find the line and column, and
+through the JSON Schema to name the keys that would have been accepted (for the
+did-you-mean hint on unknown keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
+from specc.spec.schema import FORMAT_VERSION, Spec
+from specc.spec.source import Path as DataPath
+from specc.spec.source import Source, parse_scalar, parse_yaml
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec with where it came from (for diagnostics raised later)."""
+
+    spec: Spec
+    source: Source
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the validated spec (defaults filled, overrides applied), canonical JSON."""
+        canonical = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def locate(self, *path: str | int) -> Location:
+        return self.source.locate(tuple(path))
+
+
+def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> LoadedSpec:
+    """Load and validate a spec file; `overrides` are `dotted.path=value` strings or a mapping."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Diagnostic("no such file", Location(file))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Diagnostic(f"cannot read the file: {exc}", Location(file))]) from None
+    return loads(text, file, overrides)
+
+
+def loads(text: str, file: str = "<string>", overrides: Iterable[str] | Mapping[str, Any] = ()) -> LoadedSpec:
+    source = parse_yaml(text, file)
+    if not isinstance(source.data, dict):
+        raise SpecError([Diagnostic("the top level must be a mapping of keys", source.locate(()))])
+    apply_overrides(source, overrides)
+    version = source.data.get("format")
+    if isinstance(version, int) and version != FORMAT_VERSION:
+        raise SpecError([
+            Diagnostic(
+                f"spec format {version} is not supported; this specc reads format {FORMAT_VERSION}",
+                source.locate(("format",)),
+                "format",
+            )
+        ])
+    try:
+        spec = Spec.model_validate(source.data)
+    except ValidationError as exc:
+        raise SpecError([_diagnostic(error, source) for error in exc.errors()]) from None
+    return LoadedSpec(spec, source)
+
+
+# --- overrides ----------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_override_path(text: str) -> DataPath:
+    """'stages[2].kernel' or 'stages.2.kernel' -> ('stages', 2, 'kernel')."""
+    parts: list[str | int] = []
+    position = 0
+    for match in _SEGMENT.finditer(text):
+        between = text[position : match.start()]
+        if between not in ("", "."):
+            raise ValueError(f"malformed path {text!r}")
+        name, index = match.groups()
+        parts.append(int(index) if index is not None else int(name) if name.isdigit() else name)
+        position = match.end()
+    if not parts or position != len(text):
+        raise ValueError(f"malformed path {text!r}")
+    return tuple(parts)
+
+
+def apply_overrides(source: Source, overrides: Iterable[str] | Mapping[str, Any]) -> None:
+    """Set each `path=value` in the parsed data; values are YAML scalars parsed like the file."""
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        items = [(key, value) for key, value in overrides.items()]
+    else:
+        for text in overrides:
+            key, sep, value = text.partition("=")
+            if not sep:
+                raise SpecError([Diagnostic(f"--set {text!r}: expected dotted.path=value", Location(source.file))])
+            items.append((key.strip(), value))
+    problems: list[Diagnostic] = []
+    for key, raw in items:
+        where = Location(f"{source.file} (--set {key}={raw})")
+        try:
+            path = parse_override_path(key)
+            value = parse_scalar(raw) if isinstance(raw, str) else raw
+            _set(source.data, path)(value)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            problems.append(Diagnostic(str(exc).strip("'\""), where, key))
+            continue
+        source.overridden[path] = f"{key}={raw}"
+    if problems:
+        raise SpecError(problems)
+
+
+def _set(data: Any, path: DataPath) -> Any:
+    """A setter for `path` in `data`; the containers on the way must exist."""
+    container = data
+    for depth, part in enumerate(path[:-1]):
+        container = _child(container, part, path[: depth + 1])
+    last = path[-1]
+    if isinstance(container, list):
+        if not isinstance(last, int) or not 0 <= last < len(container):
+            raise IndexError(f"no item {last} in {dotted(path[:-1])} ({len(container)} items)")
+    elif not isinstance(container, dict) or isinstance(last, int):
+        raise TypeError(f"{dotted(path[:-1]) or 'the spec'} is not a mapping")
+
+    def setter(value: Any) -> None:
+        container[last] = value
+
+    return setter
+
+
+def _child(container: Any, part: str | int, path: DataPath) -> Any:
+    if isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container):
+        return container[part]
+    if isinstance(container, dict) and isinstance(part, str):
+        return container.setdefault(part, {})
+    raise KeyError(f"cannot descend into {dotted(path)}")
+
+
+# --- pydantic errors -> diagnostics -------------------------------------------------------
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required field is missing",
+}
+
+
+def _diagnostic(error: Mapping[str, Any], source: Source) -> Diagnostic:
+    path = _data_path(source.data, error["loc"])
+    kind = error["type"]
+    message = _MESSAGES.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    hint = None
+    if kind == "extra_forbidden" and path:
+        allowed = _allowed_keys(source.data, path[:-1])
+        hint = did_you_mean(str(path[-1]), allowed) if allowed else None
+    elif kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        known = sorted(_block_kinds())
+        message = f"unknown block kind {tag!r}; known kinds: {', '.join(known)}"
+        hint = did_you_mean(str(tag), known)
+        path = (*path, "block")
+    elif kind == "union_tag_not_found":
+        message = f"each stage needs a 'block' key naming its kind ({', '.join(sorted(_block_kinds()))})"
+    elif kind == "literal_error" and path == ("format",):
+        message = f"spec format must be {FORMAT_VERSION}"
+    return Diagnostic(message, source.locate(path), dotted(path), hint)
+
+
+def _data_path(data: Any, loc: Iterable[str | int]) -> DataPath:
+    """Turn a pydantic loc into a path through the data, dropping discriminator tags."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and node.get("block") == part:
+            continue  # the discriminator tag of a stage
+        else:
+            node = None
+        path.append(part)
+    return tuple(path)
+
+
+def _block_kinds() -> list[str]:
+    from specc.blocks.registry import KINDS
+
+    return list(KINDS)
+
+
+@cache
+def _json_schema() -> dict[str, Any]:
+    return Spec.model_json_schema()
+
+
+def _allowed_keys(data: Any, path: DataPath) -> list[str]:
+    """Keys the schema accepts at `path` (following stage kinds by their `block` value)."""
+    schema = _json_schema()
+    node: dict[str, Any] = schema
+    value = data
+    for part in path:
+        node = _select(schema, node, value)
+        if isinstance(part, int):
+            node = node.get("items", {})
+            value = value[part] if isinstance(value, list) and part < len(value) else None
+        else:
+            props = node.get("properties", {})
+            extra = node.get("additionalProperties")
+            node = props.get(part, extra if isinstance(extra, dict) else {})
+            value = value.get(part) if isinstance(value, dict) else None
+    return list(_select(schema, node, value).get("properties", {}))
+
+
+def _select(schema: dict[str, Any], node: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Resolve $ref and pick the union member that fits `value`."""
+    while True:
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+            continue
+        variants = node.get("oneOf") or node.get("anyOf")
+        if not variants:
+            return node
+        resolved = [_select(schema, v, value) for v in variants]
+        with_props = [v for v in resolved if "properties" in v]
+        kind = value.get("block") if isinstance(value, dict) else None
+        for variant in with_props:
+            if variant["properties"].get("block", {}).get("const") == kind:
+                return variant
+        return with_props[0] if with_props else resolved[0]

@@ -1,0 +1,183 @@
+"""The spec language as pydantic models: a baseline network and its scaling rules.
+
+A spec states a network completely: input, stem, stages (one entry per stage, `block`
+naming its kind), head, classifier, defaults, the scaling rules and the presets. Every
+knob on which EfficientNet implementations differ is a field here, so reproducing one of
+them is an edit of YAML. `specc schema` prints the JSON Schema of `Spec`.
+
+Imports pydantic and the block kinds' schemas only; never the IR, a backend or torch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, field_validator
+
+from specc.blocks.registry import KINDS
+from specc.spec.types import (
+    PRESET_PATTERN,
+    Activation,
+    Channels,
+    ClassName,
+    Kernel,
+    Padding,
+    Rate,
+    SafeName,
+    Stride,
+    StrictModel,
+)
+
+FORMAT_VERSION = 1
+
+
+class InputSpec(StrictModel):
+    channels: Channels = 3
+    resolution: Annotated[int, Field(ge=1, le=16384)] = 224
+
+
+class Norm(StrictModel):
+    """Batch norm settings in PyTorch terms (TF's momentum 0.99 is PyTorch's 0.01)."""
+
+    kind: Literal["batchnorm"] = "batchnorm"
+    eps: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
+    momentum: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+
+
+class Defaults(StrictModel):
+    activation: Activation = "silu"
+    norm: Norm = Norm()
+    padding: Padding = Field(
+        "symmetric",
+        description="symmetric: static k//2 (torchvision, timm); same: TF 'same', computed "
+        "statically for the built resolution (asymmetric at stride 2 on even sizes)",
+    )
+
+
+class ConvLayer(StrictModel):
+    """A single conv-norm-act layer: the stem, or the head's 1x1 conv."""
+
+    kernel: Kernel = 3
+    stride: Stride = 1
+    channels: Channels
+    activation: Activation | None = None
+
+
+class Classifier(StrictModel):
+    pool: Literal["avg"] = "avg"
+    dropout: Rate = 0.0
+
+
+class Coefficients(StrictModel):
+    """alpha, beta, gamma of compound scaling: depth alpha^phi, width beta^phi, resolution gamma^phi."""
+
+    depth: Annotated[float, Field(gt=0.0, le=16.0)] = 1.2
+    width: Annotated[float, Field(gt=0.0, le=16.0)] = 1.1
+    resolution: Annotated[float, Field(gt=0.0, le=16.0)] = 1.15
+
+
+class ChannelRounding(StrictModel):
+    divisor: Annotated[int, Field(ge=1, le=1024)] = 8
+    round_limit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
+    min: Channels | None = Field(None, description="smallest width; the divisor when null")
+
+
+class ResolutionRounding(StrictModel):
+    multiple: Annotated[int, Field(ge=1, le=1024)] = 1
+    mode: Literal["nearest", "ceil", "floor"] = "nearest"
+
+
+class HeadRule(StrictModel):
+    """How the head conv's width follows the width multiplier.
+
+    scaled: round_channels(head * width) (TF, timm); fixed: unchanged (TF-lite);
+    multiple_of_last: factor x the last stage's width (torchvision)."""
+
+    rule: Literal["scaled", "fixed", "multiple_of_last"] = "scaled"
+    factor: Annotated[int, Field(ge=1, le=64)] = 4
+
+
+class SERule(StrictModel):
+    base: Literal["block_in", "expanded"] = Field(
+        "block_in", description="which width the SE ratio applies to"
+    )
+    rounding: Literal["floor", "round", "divisor"] = "floor"
+
+
+class DropoutRule(StrictModel):
+    """Classifier dropout for phi builds (presets state their own).
+
+    fixed: the classifier's dropout; linear: classifier dropout + per_phi * phi, clamped
+    to [0, max]."""
+
+    rule: Literal["fixed", "linear"] = "fixed"
+    per_phi: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    max: Rate = 0.5
+
+
+class Scaling(StrictModel):
+    coefficients: Coefficients = Coefficients()
+    channels: ChannelRounding = ChannelRounding()
+    repeats: Literal["ceil", "round"] = "ceil"
+    resolution: ResolutionRounding = ResolutionRounding()
+    stem: Literal["scaled", "fixed"] = "scaled"
+    head: HeadRule = HeadRule()
+    expansion: Literal["exact", "round_channels"] = Field(
+        "exact", description="expanded width: in * expand, or rounded like channels"
+    )
+    se: SERule = SERule()
+    dropout: DropoutRule = DropoutRule()
+    drop_path: Rate = Field(0.0, description="stochastic depth rate of the last block")
+
+
+class Preset(StrictModel):
+    width: Annotated[float, Field(gt=0.0, le=64.0)]
+    depth: Annotated[float, Field(gt=0.0, le=64.0)]
+    resolution: Annotated[int, Field(ge=1, le=16384)]
+    dropout: Rate | None = None
+    drop_path: Rate | None = None
+    source: str = ""
+
+
+def _stage_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("block")
+        return kind if isinstance(kind, str) else None
+    return getattr(value, "block", None)
+
+
+# A union over the registry, told apart by `block`: a new block kind needs no edit here.
+_STAGE_KINDS = tuple(Annotated[kind.schema, Tag(name)] for name, kind in KINDS.items())
+Stage = Annotated[Union[_STAGE_KINDS], Discriminator(_stage_kind)]  # type: ignore[valid-type]  # noqa: UP007
+
+
+class Spec(StrictModel):
+    """A baseline network and the rules by which it scales."""
+
+    format: Literal[1] = Field(description="version of the spec language")
+    name: SafeName
+    class_name: ClassName | None = Field(None, description="generated class; from name if null")
+    description: str = ""
+    input: InputSpec = InputSpec()
+    num_classes: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    defaults: Defaults = Defaults()
+    stem: ConvLayer
+    stages: Annotated[list[Stage], Field(min_length=1, max_length=64)]
+    head: ConvLayer | None = None
+    classifier: Classifier = Classifier()
+    scaling: Scaling = Scaling()
+    presets: dict[str, Preset] = {}
+
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, presets: dict[str, Preset]) -> dict[str, Preset]:
+        bad = [name for name in presets if not PRESET_PATTERN.match(name)]
+        if bad:
+            raise ValueError(
+                f"preset names must be lowercase letters, digits and underscores: {bad}"
+            )
+        return presets
+
+    @property
+    def python_class(self) -> str:
+        return self.class_name or "".join(part.capitalize() for part in self.name.split("_"))
