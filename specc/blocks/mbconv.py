@@ -78,10 +78,9 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
         out_channels=block.out_channels, kernel=1, stride=1, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
     if has_residual(block):
-        if block.drop_path > 0:
-            out = builder.add(
-                f"{block.name}.drop_path", "drop_path", [out], scope("residual"), rate=block.drop_path
-            )
+        out = builder.add(
+            f"{block.name}.drop_path", "drop_path", [out], scope("residual"), rate=block.drop_path
+        )
         out = builder.add(f"{block.name}.add", "add", [out, x], scope("residual"))
     return out
 
@@ -110,7 +109,7 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
         (None, block.in_channels),
         (None, block.out_channels),
         ("kernel_size", block.kernel),
-        ("stride", block.stride),
+        *([("stride", block.stride)] if block.stride != 1 else []),
         ("expanded", block.extra["expanded"]),
         ("squeeze", block.extra["squeeze"]),
         ("drop_path", block.drop_path),

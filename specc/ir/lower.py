@@ -21,10 +21,11 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     shape = (resolved.in_channels, resolved.resolution, resolved.resolution)
     x = builder.add("input", "input", [], Scope("input"), shape=shape)
     x = _layer(builder, resolved.stem, x, ctx)
+    outputs = {"stem": x}  # module path -> its output node, for tables and endpoints
     for block in resolved.blocks:
-        x = KINDS[block.kind].lower(builder, block, x, ctx)
+        x = outputs[block.name] = KINDS[block.kind].lower(builder, block, x, ctx)
     if resolved.head is not None:
-        x = _layer(builder, resolved.head, x, ctx)
+        x = outputs["head"] = _layer(builder, resolved.head, x, ctx)
     scope = Scope("classifier")
     x = builder.add("pool", "pool", [x], scope, kind="avg")
     x = builder.add("flatten", "flatten", [x], scope)
@@ -39,7 +40,7 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
         out_features=resolved.num_classes,
         bias=True,
     )
-    builder.graph.graph.update(input="input", output=x)
+    builder.graph.graph.update(input="input", output=x, outputs=outputs)
     return builder.graph
 
 

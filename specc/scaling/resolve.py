@@ -49,11 +49,15 @@ class Selector:
         """Filesystem-safe and unambiguous: phi6, phi0p5, phim1, phi1em05, b6."""
         if self.preset is not None:
             return self.preset
-        text = repr(self.phi_value).removesuffix(".0")
-        return "phi" + text.replace("-", "m").replace(".", "p").replace("+", "")
+        return "phi" + self.phi_text.replace("-", "m").replace(".", "p").replace("+", "")
+
+    @property
+    def phi_text(self) -> str:
+        """phi as the shortest text that reads back to the same float: 6, 0.5, -1, 1e-05."""
+        return repr(self.phi_value).removesuffix(".0")
 
     def describe(self) -> str:
-        return f"preset {self.preset}" if self.preset is not None else f"phi = {self.phi_value:g}"
+        return f"preset {self.preset}" if self.preset is not None else f"phi = {self.phi_text}"
 
     def to_dict(self) -> dict[str, Any]:
         if self.preset is not None:
@@ -136,6 +140,7 @@ class ResolvedSpec:
     drop_path: float
     defaults: Defaults
     rules: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
 
     @property
     def blocks(self) -> list[ResolvedBlock]:
@@ -182,8 +187,9 @@ def resolve(loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limi
                     kernel=stage.kernel,
                     stride=stage.stride if position == 0 else 1,
                     activation=stage.activation or spec.defaults.activation,
-                    # Stochastic depth grows linearly with the block's position in the network.
-                    drop_path=drop_path * number / total,
+                    # Stochastic depth grows linearly with the block's position in the
+                    # network; 4 decimals keep the generated code readable (training only).
+                    drop_path=round(drop_path * number / total, 4),
                     extra=kind.resolve(stage, block_in, width, rules),
                 )
             )
@@ -227,6 +233,7 @@ def resolve(loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limi
         drop_path=drop_path,
         defaults=spec.defaults,
         rules=rules.model_dump(mode="json"),
+        overrides=tuple(loaded.source.overridden.values()),
     )
 
 

@@ -1,0 +1,209 @@
+"""Architecture: a resolved spec, its validated graph and the analysis, as one value.
+
+This is what every backend reads, and what `architecture.json` serialises (with a stable
+key order: identity, selector, multipliers, rules, stages, features, layers, totals), so
+other tools can work from a generated folder without the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import networkx as nx
+
+from specc import __version__
+from specc.passes.analyse import Analysis
+from specc.scaling.resolve import ResolvedLayer, ResolvedSpec
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PresetSummary:
+    """The preset nearest to a phi build, with its own numbers, for comparison."""
+
+    name: str
+    depth: float
+    width: float
+    resolution: int
+    params: int
+    macs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "depth": self.depth,
+            "width": self.width,
+            "resolution": self.resolution,
+            "params": self.params,
+            "macs": self.macs,
+        }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A feature map a detector would tap: the last trunk module at each reduction."""
+
+    trunk: int  # 0 is the stem, i > 0 is stage i - 1
+    reduction: int
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Architecture:
+    resolved: ResolvedSpec
+    graph: nx.DiGraph
+    analysis: Analysis
+    nearest_preset: PresetSummary | None = None
+
+    @property
+    def name(self) -> str:
+        return self.resolved.name
+
+    @property
+    def label(self) -> str:
+        """The generated folder's name: `<spec name>-<selector label>`."""
+        return f"{self.resolved.name}-{self.resolved.selector.label}"
+
+    @property
+    def params(self) -> int:
+        return self.analysis.total.params
+
+    @property
+    def macs(self) -> int:
+        return self.analysis.total.macs
+
+    def shape_of(self, module: str) -> tuple[int, ...]:
+        """Output shape of a module path (`stem`, `stages.2.1`, `head`)."""
+        node = self.graph.graph["outputs"][module]
+        shape: tuple[int, ...] = self.graph.nodes[node]["shape"]
+        return shape
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        shape: tuple[int, ...] = self.graph.nodes["input"]["shape"]
+        return shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        shape: tuple[int, ...] = self.graph.nodes[self.graph.graph["output"]]["shape"]
+        return shape
+
+    def endpoints(self) -> list[Endpoint]:
+        r = self.resolved
+        trunk = [("stem", r.stem.stride)] + [
+            (stage.blocks[-1].name, stage.stride) for stage in r.stages
+        ]
+        reduction = 1
+        last_at: dict[int, Endpoint] = {}
+        for index, (module, stride) in enumerate(trunk):
+            reduction *= stride
+            last_at[reduction] = Endpoint(index, reduction, self.shape_of(module))
+        return [last_at[key] for key in sorted(last_at) if key > 1]
+
+    def stage_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for stage in self.resolved.stages:
+            counts = self.analysis.by_stage[stage.index]
+            rows.append(
+                {
+                    "index": stage.index,
+                    "block": stage.kind,
+                    "label": stage.label,
+                    "kernel": stage.kernel,
+                    "stride": stage.stride,
+                    "expand": stage.options.get("expand"),
+                    "se": stage.options.get("se"),
+                    "in_channels": stage.in_channels,
+                    "out_channels": stage.out_channels,
+                    "repeats": stage.repeats,
+                    "output": list(self.shape_of(stage.blocks[-1].name)),
+                    "params": counts.params,
+                    "macs": counts.macs,
+                }
+            )
+        return rows
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for node in nx.topological_sort(self.graph):
+            data = self.graph.nodes[node]
+            attrs = data["attrs"]
+            inputs = [list(self.graph.nodes[i]["shape"]) for i in data["inputs"]]
+            rows.append(
+                {
+                    "name": node,
+                    "op": data["op"],
+                    "scope": data["scope"].to_dict(),
+                    "inputs": list(data["inputs"]),
+                    "in_shape": inputs[0] if inputs else None,
+                    "out_shape": list(data["shape"]),
+                    "kernel": attrs.get("kernel"),
+                    "stride": attrs.get("stride"),
+                    "groups": attrs.get("groups"),
+                    "params": data["params"],
+                    "macs": data["macs"],
+                    "activations": data["activations"],
+                }
+            )
+        return rows
+
+    def totals(self) -> dict[str, int]:
+        total = self.analysis.total
+        return {
+            "params": total.params,
+            "macs": total.macs,
+            "flops": 2 * total.macs,
+            "activations": total.activations,
+            "blocks": len(self.resolved.blocks),
+            "layers": self.graph.number_of_nodes(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.resolved
+        return {
+            "schema": SCHEMA_VERSION,
+            "specc": __version__,
+            "name": r.name,
+            "class_name": r.class_name,
+            "spec": {
+                "file": PurePath(r.file).name,
+                "sha256": r.spec_hash,
+                "overrides": list(r.overrides),
+            },
+            "selector": r.selector.to_dict(),
+            "multipliers": r.multipliers.to_dict(),
+            "resolution": r.resolution,
+            "input": list(self.input_shape),
+            "num_classes": r.num_classes,
+            "dropout": r.dropout,
+            "drop_path": r.drop_path,
+            "defaults": r.defaults.model_dump(mode="json"),
+            "rules": r.rules,
+            "stem": _layer_row(self, r.stem),
+            "stages": self.stage_rows(),
+            "head": _layer_row(self, r.head) if r.head is not None else None,
+            "features": [
+                {"trunk": e.trunk, "reduction": e.reduction, "shape": list(e.shape)}
+                for e in self.endpoints()
+            ],
+            "layers": self.layer_rows(),
+            "totals": self.totals(),
+            "nearest_preset": self.nearest_preset.to_dict() if self.nearest_preset else None,
+        }
+
+
+def _layer_row(arch: Architecture, layer: ResolvedLayer) -> dict[str, Any]:
+    counts = arch.analysis.by_part[layer.name]
+    return {
+        "kernel": layer.kernel,
+        "stride": layer.stride,
+        "in_channels": layer.in_channels,
+        "out_channels": layer.out_channels,
+        "activation": layer.activation,
+        "output": list(arch.shape_of(layer.name)),
+        "params": counts.params,
+        "macs": counts.macs,
+    }

@@ -1,0 +1,1 @@
+"""The PyTorch backend: `model.py` from an Architecture (no torch needed to emit it)."""

@@ -1,0 +1,192 @@
+"""PyTorch backend: an Architecture becomes one self-contained, readable `model.py`.
+
+The file holds the block classes the network uses (each once, from its block kind's
+template), then the network class whose `__init__` lists every stage with its concrete
+numbers, one line per block, with shape comments. Parameter names follow the IR's node
+ids (see `PARAMETER_NAMES`), so IR numbers and module parameters line up by prefix.
+
+Determinism: no timestamps, no absolute paths, no dict-order dependence; the same
+Architecture always gives the same bytes. Safety: only validated identifiers and
+`literal()`-checked values reach the code (see `specc.backends.pytorch.code`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path, PurePath
+from typing import Any
+
+import jinja2
+
+from specc import __version__
+from specc.architecture import Architecture
+from specc.backends.pytorch import code
+from specc.blocks.base import Argument, Code, LowerContext, ResolvedBlock
+from specc.blocks.registry import KINDS
+from specc.scaling.resolve import ResolvedLayer
+
+ACTIVATIONS = {
+    "relu": "nn.ReLU",
+    "relu6": "nn.ReLU6",
+    "silu": "nn.SiLU",
+    "hardswish": "nn.Hardswish",
+    "gelu": "nn.GELU",
+}
+
+# Support classes defined by the backend itself, for the stem, head and classifier.
+BASE_TEMPLATES = ("conv.py.j2",)
+RESERVED_NAMES = {"ConvNormAct", "SqueezeExcite", "DropPath", "Activation", "BN_EPS", "BN_MOMENTUM"}
+
+PARAMETER_NAMES = """\
+Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<layer>.*, head.{conv,bn}.*,
+classifier.*; <layer> is a block's own part (MBConv: expand, depthwise, se, project), and
+conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}."""
+
+_SAFE_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TEMPLATES = Path(__file__).parent / "templates"
+_BLOCK_TEMPLATES = Path(__file__).parents[2] / "blocks" / "templates"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(_TEMPLATES), str(_BLOCK_TEMPLATES)]),
+        autoescape=False,  # noqa: S701 - Python source, and only checked literals go in
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def emit_pytorch(arch: Architecture) -> str:
+    """The source of `model.py` for `arch`."""
+    r = arch.resolved
+    class_name = code.identifier(r.class_name)
+    if class_name in RESERVED_NAMES:
+        raise ValueError(f"class_name {class_name!r} clashes with a generated helper")
+    env = _environment()
+    classes = [env.get_template(name).render().rstrip() for name in _class_templates(arch)]
+    ctx = LowerContext(r.defaults)
+    endpoints = arch.endpoints()
+    source = env.get_template("model.py.j2").render(
+        title=f"{class_name}, {r.selector.describe()}",
+        version=__version__,
+        spec_file=_safe_file_name(r.file),
+        spec_hash=r.spec_hash,
+        selector=r.selector.label,
+        rebuild=_rebuild_command(arch),
+        input_shape=code.shape(arch.input_shape),
+        num_classes=r.num_classes,
+        params=f"{arch.params:,}",
+        gmacs=f"{arch.macs / 1e9:.3f}",
+        gflops=f"{2 * arch.macs / 1e9:.3f}",
+        parameter_names=PARAMETER_NAMES,
+        activation=ACTIVATIONS[r.defaults.activation],
+        bn_eps=code.literal(r.defaults.norm.eps),
+        bn_momentum=code.literal(r.defaults.norm.momentum),
+        classes=classes,
+        class_name=class_name,
+        init_lines=_init_lines(arch, ctx),
+        features_shape=code.shape(arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)),
+        has_head=r.head is not None,
+        stem_endpoint=any(e.trunk == 0 for e in endpoints),
+        feature_stages=code.literal(tuple(e.trunk - 1 for e in endpoints if e.trunk > 0)),
+        feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
+        feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
+        feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
+    )
+    return source
+
+
+def _class_templates(arch: Architecture) -> list[str]:
+    """Templates of the classes the network uses, dependencies first, each once."""
+    ordered: list[str] = []
+
+    def need(name: str) -> None:
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in BASE_TEMPLATES:
+        need(name)
+    for kind_name in sorted({stage.kind for stage in arch.resolved.stages}):
+        kind = KINDS[kind_name]
+        for name in kind.requires:
+            need(name)
+        need(kind.template)
+    return ordered
+
+
+def _init_lines(arch: Architecture, ctx: LowerContext) -> list[str]:
+    r = arch.resolved
+    nodes = arch.graph.nodes
+    lines = [f"        # {code.shape(arch.input_shape)} -> {code.shape(arch.shape_of('stem'))}"]
+    lines += code.call(8, "self.stem = ", "ConvNormAct", _layer_args(r.stem, nodes, arch))
+    lines.append("        self.stages = nn.Sequential(")
+    previous = arch.shape_of("stem")
+    for stage in r.stages:
+        out = arch.shape_of(stage.blocks[-1].name)
+        plural = "block" if stage.repeats == 1 else "blocks"
+        lines.append(
+            f"            # stage {stage.index}: {stage.repeats} {plural} {stage.label}, "
+            f"{code.shape(previous)} -> {code.shape(out)}"
+        )
+        lines.append("            nn.Sequential(")
+        for block in stage.blocks:
+            kind = KINDS[block.kind]
+            args = kind.arguments(block, nodes, ctx) + _activation_arg(block.activation, arch)
+            lines += code.call(16, "", kind.class_name, code.arguments(args), ",")
+        lines.append("            ),")
+        previous = out
+    lines.append("        )")
+    if r.head is not None:
+        lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
+        lines += code.call(8, "self.head = ", "ConvNormAct", _layer_args(r.head, nodes, arch))
+    features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
+    lines += [
+        "        self.pool = nn.AdaptiveAvgPool2d(1)",
+        f"        self.dropout = nn.Dropout({code.literal(r.dropout)})",
+        f"        self.classifier = nn.Linear({code.literal(features)}, num_classes)",
+    ]
+    return lines
+
+
+def _layer_args(layer: ResolvedLayer, nodes: Any, arch: Architecture) -> list[str]:
+    block = ResolvedBlock(
+        kind="conv",
+        name=layer.name,
+        stage=-1,
+        index=0,
+        number=-1,
+        in_channels=layer.in_channels,
+        out_channels=layer.out_channels,
+        kernel=layer.kernel,
+        stride=layer.stride,
+        activation=layer.activation,
+        drop_path=0.0,
+    )
+    args = KINDS["conv"].arguments(block, nodes, LowerContext(arch.resolved.defaults))
+    return code.arguments(args + _activation_arg(layer.activation, arch))
+
+
+def _activation_arg(activation: str, arch: Architecture) -> list[Argument]:
+    if activation == arch.resolved.defaults.activation:
+        return []
+    return [("act", Code(ACTIVATIONS[activation]))]
+
+
+def _safe_file_name(file: str) -> str:
+    """The spec's file name for the docstring, only if it cannot break out of it."""
+    name = PurePath(file).name
+    return name if _SAFE_FILE.match(name) else "<spec>"
+
+
+def _rebuild_command(arch: Architecture) -> str:
+    r = arch.resolved
+    selector = f"--preset {r.selector.preset}" if r.selector.preset else f"--phi {r.selector.phi_text}"
+    command = f"specc build {_safe_file_name(r.file)} {selector}"
+    if r.overrides:
+        count = len(r.overrides)
+        command += f" plus {count} --set override{'s' if count > 1 else ''} (see architecture.json)"
+    return command

@@ -1,0 +1,1 @@
+"""The runtime: everything that imports torch (loading generated modules, training, ...)."""
