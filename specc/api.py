@@ -35,7 +35,7 @@ def load(path: str | Path, overrides: Overrides = ()) -> LoadedSpec:
     return _load(path, overrides)
 
 
-def compile(  # noqa: A001 - mirrors `specc build`; shadowing the builtin is deliberate
+def compile(
     spec: LoadedSpec | str | Path,
     *,
     phi: float | None = None,
@@ -48,7 +48,9 @@ def compile(  # noqa: A001 - mirrors `specc build`; shadowing the builtin is del
     return compile_spec(loaded, Selector(phi=phi, preset=preset), allow_large=allow_large)
 
 
-def write(arch: Architecture, folder: str | Path | None = None, *, check: bool = False) -> WriteResult:
+def write(
+    arch: Architecture, folder: str | Path | None = None, *, check: bool = False
+) -> WriteResult:
     """Write (or with `check`, compare) the generated folder; default generated/<label>."""
     return _write(arch, folder if folder is not None else default_folder(arch), check=check)
 
@@ -60,4 +62,13 @@ def instantiate(source: Architecture | str | Path, **kwargs: Any) -> Any:
     return _instantiate(source, **kwargs)
 
 
-__all__ += ["emit_pytorch", "render"]
+def validate_spec(path: str | Path, overrides: Overrides = ()) -> list[str]:
+    """Load a spec and compile its baseline and every preset; returns what was checked."""
+    loaded = _load(path, overrides)
+    selectors = [Selector(), *(Selector(preset=name) for name in sorted(loaded.spec.presets))]
+    for selector in selectors:
+        compile_spec(loaded, selector, nearest_preset=False)
+    return [f"{len(loaded.spec.stages)} stages", f"{len(loaded.spec.presets)} presets compile"]
+
+
+__all__ += ["emit_pytorch", "render", "validate_spec"]

@@ -79,10 +79,16 @@ def _nearest_preset(loaded: LoadedSpec, arch: Architecture) -> PresetSummary | N
 
     def distance(name: str) -> float:
         p = presets[name]
-        pairs = ((mult.depth, p.depth), (mult.width, p.width), (mult.resolution, p.resolution / base))
+        pairs = (
+            (mult.depth, p.depth),
+            (mult.width, p.width),
+            (mult.resolution, p.resolution / base),
+        )
         return sum(math.log(a / b) ** 2 for a, b in pairs)
 
     name = min(sorted(presets), key=distance)
     other = compile_spec(loaded, Selector(preset=name), allow_large=True, nearest_preset=False)
     preset = presets[name]
-    return PresetSummary(name, preset.depth, preset.width, preset.resolution, other.params, other.macs)
+    return PresetSummary(
+        name, preset.depth, preset.width, preset.resolution, other.params, other.macs
+    )

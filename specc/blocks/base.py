@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from specc.spec.types import Activation, Channels, Kernel, Repeats, Stride, StrictModel
+from specc.spec.types import Activation, Channels, Kernel, Repeats, StrictModel, Stride
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder
@@ -88,6 +88,8 @@ class BlockKind:
     describe: Callable[[StageBase], str]
 
 
-def no_extra(stage: StageBase, in_channels: int, out_channels: int, rules: Scaling) -> dict[str, Any]:
+def no_extra(
+    stage: StageBase, in_channels: int, out_channels: int, rules: Scaling
+) -> dict[str, Any]:
     """`resolve` for kinds whose blocks need nothing beyond the common fields."""
     return {}

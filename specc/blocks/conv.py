@@ -94,7 +94,11 @@ def padding_argument(nodes: Mapping[str, Any], conv: str, kernel: int) -> list[A
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [(None, block.in_channels), (None, block.out_channels), (None, block.kernel)]
+    args: list[Argument] = [
+        (None, block.in_channels),
+        (None, block.out_channels),
+        (None, block.kernel),
+    ]
     if block.stride != 1:
         args.append(("stride", block.stride))
     return args + padding_argument(nodes, f"{block.name}.conv", block.kernel)

@@ -35,11 +35,15 @@ class MBConvStage(StageBase):
     se: float | None = Field(None, gt=0.0, le=1.0, description="squeeze-excitation ratio")
 
 
-def _resolve(stage: StageBase, in_channels: int, out_channels: int, rules: Scaling) -> dict[str, Any]:
+def _resolve(
+    stage: StageBase, in_channels: int, out_channels: int, rules: Scaling
+) -> dict[str, Any]:
     assert isinstance(stage, MBConvStage)
     if rules.expansion == "round_channels":
         ch = rules.channels
-        expanded = round_channels(in_channels * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min)
+        expanded = round_channels(
+            in_channels * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min
+        )
     else:
         expanded = int(in_channels * stage.expand)
     squeeze = 0

@@ -50,7 +50,9 @@ class GraphBuilder:
             raise ValueError(f"duplicate IR node {name!r}")  # a lowering bug, not user input
         shapes = [self.graph.nodes[i]["shape"] for i in inputs]
         shape = infer_shape(op, attrs, shapes)
-        self.graph.add_node(name, op=op, attrs=attrs, inputs=tuple(inputs), shape=shape, scope=scope)
+        self.graph.add_node(
+            name, op=op, attrs=attrs, inputs=tuple(inputs), shape=shape, scope=scope
+        )
         for source in inputs:
             self.graph.add_edge(source, name)
         return name

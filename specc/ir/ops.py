@@ -87,7 +87,9 @@ def _conv_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
 
 
 def _conv_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
-    per_pixel = attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
+    per_pixel = (
+        attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
+    )
     return per_pixel * max(out[1], 0) * max(out[2], 0)
 
 
@@ -108,7 +110,9 @@ def _linear(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 
 def _linear_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
-    return attrs["in_features"] * attrs["out_features"] + (attrs["out_features"] if attrs["bias"] else 0)
+    return attrs["in_features"] * attrs["out_features"] + (
+        attrs["out_features"] if attrs["bias"] else 0
+    )
 
 
 def _linear_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:

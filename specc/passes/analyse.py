@@ -42,7 +42,7 @@ class Analysis:
 
 def analyse(graph: nx.DiGraph) -> Analysis:
     result = Analysis()
-    for node, data in graph.nodes(data=True):
+    for _node, data in graph.nodes(data=True):
         inputs = [graph.nodes[i]["shape"] for i in data["inputs"]]
         op = OPS[data["op"]]
         params = op.params(data["attrs"], inputs, data["shape"])

@@ -147,7 +147,9 @@ class ResolvedSpec:
         return [block for stage in self.stages for block in stage.blocks]
 
 
-def resolve(loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()) -> ResolvedSpec:
+def resolve(
+    loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()
+) -> ResolvedSpec:
     """Resolve `loaded` under `selector`; `limits=None` builds whatever size results."""
     spec = loaded.spec
     mult, resolution, dropout, drop_path = _multipliers(loaded, selector)
@@ -251,7 +253,9 @@ def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, i
 
     phi = selector.phi_value
     coeff = spec.scaling.coefficients
-    mult = Multipliers(_power(coeff.depth, phi), _power(coeff.width, phi), _power(coeff.resolution, phi))
+    mult = Multipliers(
+        _power(coeff.depth, phi), _power(coeff.width, phi), _power(coeff.resolution, phi)
+    )
     rounding = spec.scaling.resolution
     resolution = base
     if math.isfinite(mult.resolution) and base * mult.resolution < 1e9:
@@ -298,7 +302,12 @@ def _check_finite(loaded: LoadedSpec, selector: Selector, mult: Multipliers) -> 
 
 
 def _check_size(
-    loaded: LoadedSpec, selector: Selector, limits: Limits, blocks: int, channels: int, resolution: int
+    loaded: LoadedSpec,
+    selector: Selector,
+    limits: Limits,
+    blocks: int,
+    channels: int,
+    resolution: int,
 ) -> None:
     over = []
     if blocks > limits.max_blocks:
@@ -314,13 +323,17 @@ def _check_size(
 def too_large(loaded: LoadedSpec, selector: Selector, over: list[str]) -> Diagnostic:
     return Diagnostic(
         f"{selector.describe()} gives an absurdly large model: {'; '.join(over)}",
-        Location(loaded.file),
-        "scaling.coefficients" if selector.preset is None else f"presets.{selector.preset}",
-        "pass --allow-large (allow_large=True) to build it anyway",
+        loaded.locate(
+            *(("presets", selector.preset) if selector.preset else ("scaling", "coefficients"))
+        ),
+        f"presets.{selector.preset}" if selector.preset else "scaling.coefficients",
+        "pass --allow-large to build it anyway",
     )
 
 
-def _layer(name: str, layer: ConvLayer, in_channels: int, out_channels: int, spec: Spec) -> ResolvedLayer:
+def _layer(
+    name: str, layer: ConvLayer, in_channels: int, out_channels: int, spec: Spec
+) -> ResolvedLayer:
     return ResolvedLayer(
         name=name,
         in_channels=in_channels,

@@ -35,8 +35,8 @@ def round_repeats(repeats: int, multiplier: float, mode: str) -> int:
     """Scale a stage's block count: `ceil` (the reference) or `round` (half up, at least 1)."""
     scaled = repeats * multiplier
     if mode == "ceil":
-        return int(math.ceil(scaled))
-    return max(1, int(math.floor(scaled + 0.5)))
+        return math.ceil(scaled)
+    return max(1, math.floor(scaled + 0.5))
 
 
 def round_resolution(resolution: float, multiple: int, mode: str) -> int:
@@ -57,7 +57,7 @@ def round_squeeze(channels: float, mode: str, divisor: int) -> int:
     if mode == "floor":
         value = int(channels)
     elif mode == "round":
-        value = int(math.floor(channels + 0.5))
+        value = math.floor(channels + 0.5)
     else:
         value = round_channels(channels, 1.0, divisor, 0.9, None)
     return max(1, value)

@@ -58,24 +58,31 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     return loads(text, file, overrides)
 
 
-def loads(text: str, file: str = "<string>", overrides: Iterable[str] | Mapping[str, Any] = ()) -> LoadedSpec:
+def loads(
+    text: str, file: str = "<string>", overrides: Iterable[str] | Mapping[str, Any] = ()
+) -> LoadedSpec:
     source = parse_yaml(text, file)
     if not isinstance(source.data, dict):
         raise SpecError([Diagnostic("the top level must be a mapping of keys", source.locate(()))])
-    apply_overrides(source, overrides)
+    problems = apply_overrides(source, overrides)
     version = source.data.get("format")
     if isinstance(version, int) and version != FORMAT_VERSION:
-        raise SpecError([
-            Diagnostic(
-                f"spec format {version} is not supported; this specc reads format {FORMAT_VERSION}",
-                source.locate(("format",)),
-                "format",
-            )
-        ])
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"spec format {version} is not supported; "
+                    f"this specc reads format {FORMAT_VERSION}",
+                    source.locate(("format",)),
+                    "format",
+                )
+            ]
+        )
     try:
         spec = Spec.model_validate(source.data)
     except ValidationError as exc:
-        raise SpecError([_diagnostic(error, source) for error in exc.errors()]) from None
+        problems += [_diagnostic(error, source) for error in exc.errors()]
+    if problems:
+        raise SpecError(problems)
     return LoadedSpec(spec, source)
 
 
@@ -100,18 +107,25 @@ def parse_override_path(text: str) -> DataPath:
     return tuple(parts)
 
 
-def apply_overrides(source: Source, overrides: Iterable[str] | Mapping[str, Any]) -> None:
-    """Set each `path=value` in the parsed data; values are YAML scalars parsed like the file."""
+def apply_overrides(
+    source: Source, overrides: Iterable[str] | Mapping[str, Any]
+) -> list[Diagnostic]:
+    """Set each `path=value` in the parsed data; values are YAML scalars parsed like the file.
+
+    Returns the overrides that could not be applied; the others are applied, so that
+    validation can report their problems in the same run."""
+    problems: list[Diagnostic] = []
     items: list[tuple[str, Any]] = []
     if isinstance(overrides, Mapping):
         items = [(key, value) for key, value in overrides.items()]
     else:
         for text in overrides:
             key, sep, value = text.partition("=")
-            if not sep:
-                raise SpecError([Diagnostic(f"--set {text!r}: expected dotted.path=value", Location(source.file))])
-            items.append((key.strip(), value))
-    problems: list[Diagnostic] = []
+            if sep:
+                items.append((key.strip(), value))
+            else:
+                where = Location(f"{source.file} (--set {text})")
+                problems.append(Diagnostic("expected dotted.path=value", where, text))
     for key, raw in items:
         where = Location(f"{source.file} (--set {key}={raw})")
         try:
@@ -122,8 +136,7 @@ def apply_overrides(source: Source, overrides: Iterable[str] | Mapping[str, Any]
             problems.append(Diagnostic(str(exc).strip("'\""), where, key))
             continue
         source.overridden[path] = f"{key}={raw}"
-    if problems:
-        raise SpecError(problems)
+    return problems
 
 
 def _set(data: Any, path: DataPath) -> Any:
@@ -149,7 +162,9 @@ def _child(container: Any, part: str | int, path: DataPath) -> Any:
         return container[part]
     if isinstance(container, dict) and isinstance(part, str):
         return container.setdefault(part, {})
-    raise KeyError(f"cannot descend into {dotted(path)}")
+    if isinstance(container, list):
+        raise IndexError(f"no item {part} in {dotted(path[:-1])} ({len(container)} items)")
+    raise TypeError(f"{dotted(path[:-1]) or 'the spec'} is not a mapping or a list")
 
 
 # --- pydantic errors -> diagnostics -------------------------------------------------------
@@ -175,7 +190,9 @@ def _diagnostic(error: Mapping[str, Any], source: Source) -> Diagnostic:
         hint = did_you_mean(str(tag), known)
         path = (*path, "block")
     elif kind == "union_tag_not_found":
-        message = f"each stage needs a 'block' key naming its kind ({', '.join(sorted(_block_kinds()))})"
+        message = (
+            f"each stage needs a 'block' key naming its kind ({', '.join(sorted(_block_kinds()))})"
+        )
     elif kind == "literal_error" and path == ("format",):
         message = f"spec format must be {FORMAT_VERSION}"
     return Diagnostic(message, source.locate(path), dotted(path), hint)
@@ -186,9 +203,8 @@ def _data_path(data: Any, loc: Iterable[str | int]) -> DataPath:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_list or (isinstance(node, dict) and part in node):
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and node.get("block") == part:
             continue  # the discriminator tag of a stage

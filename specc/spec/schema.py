@@ -24,8 +24,8 @@ from specc.spec.types import (
     Padding,
     Rate,
     SafeName,
-    Stride,
     StrictModel,
+    Stride,
 )
 
 FORMAT_VERSION = 1
@@ -69,7 +69,7 @@ class Classifier(StrictModel):
 
 
 class Coefficients(StrictModel):
-    """alpha, beta, gamma of compound scaling: depth alpha^phi, width beta^phi, resolution gamma^phi."""
+    """alpha, beta, gamma: depth alpha^phi, width beta^phi, resolution gamma^phi."""
 
     depth: Annotated[float, Field(gt=0.0, le=16.0)] = 1.2
     width: Annotated[float, Field(gt=0.0, le=16.0)] = 1.1
@@ -166,7 +166,7 @@ class Spec(StrictModel):
     head: ConvLayer | None = None
     classifier: Classifier = Classifier()
     scaling: Scaling = Scaling()
-    presets: dict[str, Preset] = {}
+    presets: dict[str, Preset] = Field(default_factory=dict)
 
     @field_validator("presets")
     @classmethod

@@ -79,9 +79,13 @@ def _build(
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
-            where = Location(source.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            where = Location(
+                source.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            )
             if not isinstance(key, str):
-                problems.append(Diagnostic(f"keys must be strings, got {key!r}", where, dotted(path)))
+                problems.append(
+                    Diagnostic(f"keys must be strings, got {key!r}", where, dotted(path))
+                )
                 continue
             if key in result:
                 problems.append(Diagnostic(f"duplicate key '{key}'", where, dotted(path)))

@@ -52,7 +52,7 @@ _BLOCK_TEMPLATES = Path(__file__).parents[2] / "blocks" / "templates"
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(_TEMPLATES), str(_BLOCK_TEMPLATES)]),
-        autoescape=False,  # noqa: S701 - Python source, and only checked literals go in
+        autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -89,7 +89,9 @@ def emit_pytorch(arch: Architecture) -> str:
         classes=classes,
         class_name=class_name,
         init_lines=_init_lines(arch, ctx),
-        features_shape=code.shape(arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)),
+        features_shape=code.shape(
+            arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
+        ),
         has_head=r.head is not None,
         stem_endpoint=any(e.trunk == 0 for e in endpoints),
         feature_stages=code.literal(tuple(e.trunk - 1 for e in endpoints if e.trunk > 0)),
@@ -184,7 +186,9 @@ def _safe_file_name(file: str) -> str:
 
 def _rebuild_command(arch: Architecture) -> str:
     r = arch.resolved
-    selector = f"--preset {r.selector.preset}" if r.selector.preset else f"--phi {r.selector.phi_text}"
+    selector = (
+        f"--preset {r.selector.preset}" if r.selector.preset else f"--phi {r.selector.phi_text}"
+    )
     command = f"specc build {_safe_file_name(r.file)} {selector}"
     if r.overrides:
         count = len(r.overrides)

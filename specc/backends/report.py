@@ -1,0 +1,138 @@
+"""Report backend: the build summary, as a JSON-ready dict and as a terminal table.
+
+The terminal output uses rich (plain text when stdout is not a terminal, NO_COLOR
+respected by rich itself). FLOPs are printed beside MACs and labelled: the paper's
+"FLOPs" are multiply-adds, FLOPs here are 2 x MACs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specc.architecture import Architecture
+from specc.scaling.resolve import ResolvedLayer
+
+SUMMARY_KEYS = (
+    "name",
+    "class_name",
+    "spec",
+    "selector",
+    "multipliers",
+    "resolution",
+    "input",
+    "num_classes",
+    "dropout",
+    "drop_path",
+    "rules",
+    "stem",
+    "stages",
+    "head",
+    "features",
+    "totals",
+    "nearest_preset",
+)
+
+
+def summary(arch: Architecture, outputs: list[str]) -> dict[str, Any]:
+    """What `--json` prints: architecture.json without the per-layer list, plus outputs."""
+    full = arch.to_dict()
+    result = {key: full[key] for key in SUMMARY_KEYS}
+    result["params"] = arch.params
+    result["macs"] = arch.macs
+    result["flops"] = 2 * arch.macs
+    result["outputs"] = outputs
+    return result
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _giga(value: int) -> str:
+    return f"{value / 1e9:.3f} G"
+
+
+def print_summary(arch: Architecture, outputs: list[str]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # Never wrap: a build log read in CI or a pipe is still one line per fact.
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 120  # rich's 80-column default for pipes would squeeze the table
+    r = arch.resolved
+    m = r.multipliers
+    coeff = r.rules["coefficients"]
+    console.print(f"[bold]{r.class_name}[/bold], {r.selector.describe()} ({r.file})")
+    if r.selector.is_preset:
+        console.print(
+            f"  multipliers: depth {m.depth:g}, width {m.width:g} (preset {r.selector.preset})"
+        )
+    else:
+        phi = r.selector.phi_text
+        console.print(
+            f"  multipliers: depth {m.depth:.4f} ({coeff['depth']:g}^{phi}), "
+            f"width {m.width:.4f} ({coeff['width']:g}^{phi}), "
+            f"resolution {m.resolution:.4f} ({coeff['resolution']:g}^{phi})"
+        )
+    console.print(
+        f"  input {r.in_channels}x{r.resolution}x{r.resolution}, {r.num_classes} classes, "
+        f"dropout {r.dropout:g}, drop-path {r.drop_path:g}"
+    )
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in (
+        "stage",
+        "block",
+        "kernel",
+        "stride",
+        "expand",
+        "SE",
+        "channels",
+        "repeats",
+        "output",
+    ):
+        justify = "left" if column in ("stage", "block") else "right"
+        table.add_column(column, justify=justify, no_wrap=True)
+
+    def layer_row(name: str, layer: ResolvedLayer) -> None:
+        channels = f"{layer.in_channels} → {layer.out_channels}"
+        output = _hw(list(arch.shape_of(name)))
+        table.add_row(
+            name, "conv", str(layer.kernel), str(layer.stride), "", "", channels, "1", output
+        )
+
+    layer_row("stem", r.stem)
+    for row in arch.stage_rows():
+        table.add_row(
+            str(row["index"]),
+            row["block"],
+            str(row["kernel"]),
+            str(row["stride"]),
+            f"{row['expand']:g}" if row["expand"] is not None else "",
+            f"{row['se']:g}" if row["se"] is not None else "",
+            f"{row['in_channels']} → {row['out_channels']}",
+            str(row["repeats"]),
+            _hw(row["output"]),
+        )
+    if r.head is not None:
+        layer_row("head", r.head)
+    console.print(table)
+
+    console.print(
+        f"  params {_count(arch.params)}   MACs {_giga(arch.macs)}   "
+        f'FLOPs {_giga(2 * arch.macs)} (= 2 x MACs; the paper\'s "FLOPs" are MACs)'
+    )
+    near = arch.nearest_preset
+    if near is not None:
+        console.print(
+            f"  nearest preset: {near.name} (depth {near.depth:g}, width {near.width:g}, "
+            f"resolution {near.resolution}): {_count(near.params)} params, {_giga(near.macs)} MACs"
+        )
+    for path in outputs:
+        console.print(f"  wrote {path}")
+
+
+def _hw(shape: list[int]) -> str:
+    return f"{shape[1]}x{shape[2]}" if len(shape) == 3 else "x".join(map(str, shape))

@@ -1,0 +1,183 @@
+"""The `specc` command line: a thin click shell over `specc.api`.
+
+Exit codes: 0 success; 1 a problem with the input (spec, selector, output folder) or a
+stale generated folder under `--check`; 2 a usage error (click's convention). User errors
+print located diagnostics on stderr, never a traceback. No torch is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from specc import __version__
+from specc.diagnostics import SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Phi(click.ParamType):
+    """A finite float; NaN and infinities are usage errors."""
+
+    name = "FLOAT"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"phi must be a finite number, got {value!r}", param, ctx)
+        return number
+
+
+def _reports_errors(command: F) -> F:
+    """Print SpecError diagnostics and exit 1 instead of raising."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as error:
+            for diagnostic in error.diagnostics:
+                click.echo(f"error: {diagnostic}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _selector_options(command: F) -> F:
+    options = [
+        click.argument("spec", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--phi", type=Phi(), help="compound coefficient (any finite float)"),
+        click.option("--preset", metavar="NAME", help="a preset of the spec (e.g. b6)"),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="PATH=VALUE",
+            help="override a spec field (YAML scalar); repeatable",
+        ),
+        click.option("--allow-large", is_flag=True, help="build even absurdly large models"),
+        click.option("--json", "as_json", is_flag=True, help="print one JSON document only"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _compile(
+    spec: Path, phi: float | None, preset: str | None, overrides: tuple[str, ...], allow_large: bool
+) -> Any:
+    if phi is not None and preset is not None:
+        raise click.UsageError("--phi and --preset exclude each other; give one")
+    for text in overrides:
+        if "=" not in text:
+            raise click.BadParameter(f"{text!r}: expected PATH=VALUE", param_hint="--set")
+    from specc import api
+
+    return api.compile(spec, phi=phi, preset=preset, overrides=overrides, allow_large=allow_large)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="specc")
+def main() -> None:
+    """specc: compile declarative ConvNet specs with compound scaling."""
+
+
+@main.command()
+@_selector_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="output folder (default generated/<name>-<selector>)",
+)
+@click.option(
+    "--check", is_flag=True, help="write nothing; exit 1 if a generated file would change"
+)
+@_reports_errors
+def build(
+    spec: Path,
+    phi: float | None,
+    preset: str | None,
+    overrides: tuple[str, ...],
+    allow_large: bool,
+    as_json: bool,
+    out: Path | None,
+    check: bool,
+) -> None:
+    """Compile SPEC and write model.py and architecture.json."""
+    from specc import api
+    from specc.backends.report import summary
+
+    arch = _compile(spec, phi, preset, overrides, allow_large)
+    result = api.write(arch, out, check=check)
+    if check:
+        for line in result.changed:
+            click.echo(line, err=True)
+        if result.stale:
+            click.echo(f"{result.folder} is stale: run the build without --check", err=True)
+            sys.exit(1)
+        if not as_json:
+            click.echo(f"{result.folder} is up to date")
+    outputs = [str(path) for path in result.files] if not check else []
+    if as_json:
+        click.echo(json.dumps(summary(arch, outputs), indent=2))
+    elif not check:
+        _print_summary(arch, outputs)
+
+
+@main.command()
+@_selector_options
+@_reports_errors
+def show(
+    spec: Path,
+    phi: float | None,
+    preset: str | None,
+    overrides: tuple[str, ...],
+    allow_large: bool,
+    as_json: bool,
+) -> None:
+    """Print the resolved architecture of SPEC; write nothing."""
+    from specc.backends.report import summary
+
+    arch = _compile(spec, phi, preset, overrides, allow_large)
+    if as_json:
+        click.echo(json.dumps(summary(arch, []), indent=2))
+    else:
+        _print_summary(arch, [])
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a field")
+@_reports_errors
+def validate(spec: Path, overrides: tuple[str, ...]) -> None:
+    """Check SPEC: schema, the baseline and every preset compile to a valid graph."""
+    from specc import api
+
+    checked = api.validate_spec(spec, overrides)
+    click.echo(f"{spec}: ok ({', '.join(checked)})")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language."""
+    from specc.spec.schema import Spec
+
+    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+
+
+def _print_summary(arch: Any, outputs: list[str]) -> None:
+    from specc.backends.report import print_summary
+
+    print_summary(arch, outputs)
