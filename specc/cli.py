@@ -23,7 +23,7 @@ from specc.diagnostics import SpecError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Phi(click.ParamType):
+class Phi(click.ParamType):  # type: ignore[type-arg]
     """A finite float; NaN and infinities are usage errors."""
 
     name = "FLOAT"

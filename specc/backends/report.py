@@ -7,7 +7,7 @@ respected by rich itself). FLOPs are printed beside MACs and labelled: the paper
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from specc.architecture import Architecture
 from specc.scaling.resolve import ResolvedLayer
@@ -93,7 +93,7 @@ def print_summary(arch: Architecture, outputs: list[str]) -> None:
         "repeats",
         "output",
     ):
-        justify = "left" if column in ("stage", "block") else "right"
+        justify: Literal["left", "right"] = "left" if column in ("stage", "block") else "right"
         table.add_column(column, justify=justify, no_wrap=True)
 
     def layer_row(name: str, layer: ResolvedLayer) -> None:

@@ -64,16 +64,16 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
         return Scope("stage", block.stage, block.index, role)
 
     expanded, squeeze = block.extra["expanded"], block.extra["squeeze"]
-    common = {"ctx": ctx, "activation": block.activation}
+    act = block.activation
     out = x
     if expanded != block.in_channels:
         out = conv_norm_act(
             builder, f"{block.name}.expand", out, scope("expand"),
-            out_channels=expanded, kernel=1, stride=1, groups=1, **common,
+            out_channels=expanded, kernel=1, stride=1, groups=1, activation=act, ctx=ctx,
         )  # fmt: skip
     out = conv_norm_act(
-        builder, f"{block.name}.depthwise", out, scope("depthwise"),
-        out_channels=expanded, kernel=block.kernel, stride=block.stride, groups=expanded, **common,
+        builder, f"{block.name}.depthwise", out, scope("depthwise"), out_channels=expanded,
+        kernel=block.kernel, stride=block.stride, groups=expanded, activation=act, ctx=ctx,
     )  # fmt: skip
     if squeeze:
         out = _lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))

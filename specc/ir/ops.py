@@ -83,14 +83,14 @@ def _conv(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 def _conv_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
     weights = attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
-    return weights + (attrs["out_channels"] if attrs["bias"] else 0)
+    return int(weights + (attrs["out_channels"] if attrs["bias"] else 0))
 
 
 def _conv_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
     per_pixel = (
         attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
     )
-    return per_pixel * max(out[1], 0) * max(out[2], 0)
+    return int(per_pixel * max(out[1], 0) * max(out[2], 0))
 
 
 def _norm_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
@@ -110,9 +110,8 @@ def _linear(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 
 def _linear_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
-    return attrs["in_features"] * attrs["out_features"] + (
-        attrs["out_features"] if attrs["bias"] else 0
-    )
+    bias = attrs["out_features"] if attrs["bias"] else 0
+    return int(attrs["in_features"] * attrs["out_features"] + bias)
 
 
 def _linear_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:

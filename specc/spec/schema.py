@@ -10,10 +10,11 @@ Imports pydantic and the block kinds' schemas only; never the IR, a backend or t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
+from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
 from specc.spec.types import (
     PRESET_PATTERN,
@@ -147,8 +148,11 @@ def _stage_kind(value: Any) -> str | None:
 
 
 # A union over the registry, told apart by `block`: a new block kind needs no edit here.
-_STAGE_KINDS = tuple(Annotated[kind.schema, Tag(name)] for name, kind in KINDS.items())
-Stage = Annotated[Union[_STAGE_KINDS], Discriminator(_stage_kind)]  # type: ignore[valid-type]  # noqa: UP007
+if TYPE_CHECKING:
+    Stage = StageBase
+else:
+    _STAGE_KINDS = tuple(Annotated[kind.schema, Tag(name)] for name, kind in KINDS.items())
+    Stage = Annotated[Union[_STAGE_KINDS], Discriminator(_stage_kind)]  # noqa: UP007
 
 
 class Spec(StrictModel):
