@@ -102,7 +102,7 @@ def parse_override_path(text: str) -> DataPath:
         name, index = match.groups()
         parts.append(int(index) if index is not None else int(name) if name.isdigit() else name)
         position = match.end()
-    if not parts or position != len(text):
+    if not parts or position != len(text) or not isinstance(parts[0], str):
         raise ValueError(f"malformed path {text!r}")
     return tuple(parts)
 

@@ -19,6 +19,7 @@ import yaml
 from specc.diagnostics import Diagnostic, Location, SpecError, dotted
 
 Path = tuple[str | int, ...]
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 @dataclass
@@ -75,6 +76,10 @@ def _build(
     problems: list[Diagnostic],
 ) -> Any:
     source.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    where = Location(source.file, node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        problems.append(Diagnostic(f"tag {node.tag!r} is not allowed", where, dotted(path)))
+        return None
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -99,7 +104,12 @@ def _build(
             _build(item, (*path, index), loader, source, problems)
             for index, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError:
+        # The safe constructor knows only plain YAML types; any other tag ends here.
+        problems.append(Diagnostic(f"tag {node.tag!r} is not allowed", where, dotted(path)))
+        return None
 
 
 def parse_scalar(text: str) -> Any:

@@ -1,0 +1,51 @@
+"""Shared fixtures. `pytest --update-golden` rewrites the golden files under tests/golden/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+B0 = ROOT / "specs" / "b0.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current emitter instead of comparing",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def b0():
+    import specc
+
+    return specc.load(B0)
+
+
+@pytest.fixture
+def b0_text() -> str:
+    return B0.read_text()
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path, b0_text: str):
+    """Write a variant of specs/b0.yaml (text replacements applied) and return its path."""
+
+    def write(*replacements: tuple[str, str], name: str = "spec.yaml", text: str | None = None) -> Path:
+        content = b0_text if text is None else text
+        for old, new in replacements:
+            assert old in content, f"{old!r} not in the spec"
+            content = content.replace(old, new, 1)
+        path = tmp_path / name
+        path.write_text(content)
+        return path
+
+    return write
