@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from specc import jsonfmt
 from specc.architecture import Architecture
 from specc.backends.pytorch.emit import emit_pytorch
 from specc.diagnostics import Diagnostic, Location, SpecError
@@ -25,7 +26,7 @@ def render(arch: Architecture) -> dict[str, str]:
     """Every file of the generated folder, by name, as text."""
     return {
         "model.py": emit_pytorch(arch),
-        MARKER: json.dumps(arch.to_dict(), indent=2) + "\n",
+        MARKER: jsonfmt.dumps(arch.to_dict()) + "\n",
     }
 
 

@@ -39,7 +39,9 @@ def b0_text() -> str:
 def write_spec(tmp_path: Path, b0_text: str):
     """Write a variant of specs/b0.yaml (text replacements applied) and return its path."""
 
-    def write(*replacements: tuple[str, str], name: str = "spec.yaml", text: str | None = None) -> Path:
+    def write(
+        *replacements: tuple[str, str], name: str = "spec.yaml", text: str | None = None
+    ) -> Path:
         content = b0_text if text is None else text
         for old, new in replacements:
             assert old in content, f"{old!r} not in the spec"

@@ -39,7 +39,9 @@ def test_rebuild_is_byte_identical_across_processes(tmp_path):
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
         command = [sys.executable, "-m", "specc", "build", "specs/b0.yaml", "--phi", "1.5"]
-        subprocess.run([*command, "--out", str(out)], cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*command, "--out", str(out)], cwd=root, env=env, check=True, capture_output=True
+        )
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == {"model.py", "architecture.json"}
@@ -96,8 +98,10 @@ def test_literals_refuse_anything_but_plain_values():
 
 
 def test_class_name_cannot_inject_code(write_spec):
-    path = write_spec(("class_name: EfficientNet", "class_name: 'Net(nn.Module): pass\\nimport os #'"))
-    with pytest.raises(specc.SpecError, match="class_name: .* is not a valid class name"):
+    path = write_spec(
+        ("class_name: EfficientNet", "class_name: 'Net(nn.Module): pass\\nimport os #'")
+    )
+    with pytest.raises(specc.SpecError, match=r"class_name: .* is not a valid class name"):
         specc.load(path)
 
 

@@ -8,7 +8,6 @@ import pytest
 import specc
 from specc.ir.graph import GraphBuilder, Scope
 from specc.ir.lower import lower
-from specc.passes.analyse import analyse
 from specc.passes.validate import validate
 from specc.scaling.resolve import Selector, resolve
 
@@ -47,7 +46,10 @@ def test_graph_structure_of_b0(b0):
     ops = nx.get_node_attributes(graph, "op")
     assert sum(op == "add" for op in ops.values()) == 9  # 16 blocks, 7 change shape
     # The first block of stage 1 changes shape, so it has no add; its output is the norm.
-    assert graph.nodes["stages.1.1.add"]["inputs"] == ("stages.1.1.drop_path", "stages.1.0.project.bn")
+    assert graph.nodes["stages.1.1.add"]["inputs"] == (
+        "stages.1.1.drop_path",
+        "stages.1.0.project.bn",
+    )
     assert graph.nodes["stages.1.0.depthwise.conv"]["attrs"]["groups"] == 96
     assert "stages.0.0.expand.conv" not in graph  # expansion 1: no expansion conv
     assert graph.nodes["classifier"]["shape"] == (1000,)
@@ -67,9 +69,11 @@ def test_same_padding_is_asymmetric_at_stride_2(b0):
 def test_analysis_sums_per_stage_and_block(b0):
     arch = specc.compile(b0, preset="b0")
     analysis = arch.analysis
-    assert sum(c.params for c in analysis.by_stage.values()) + sum(
-        analysis.by_part[p].params for p in ("stem", "head", "classifier")
-    ) == analysis.total.params
+    assert (
+        sum(c.params for c in analysis.by_stage.values())
+        + sum(analysis.by_part[p].params for p in ("stem", "head", "classifier"))
+        == analysis.total.params
+    )
     # stem: 3x3x3x32 conv + 2x32 norm.
     assert analysis.by_part["stem"].params == 3 * 3 * 3 * 32 + 64
     assert analysis.by_part["stem"].macs == 112 * 112 * 3 * 3 * 3 * 32

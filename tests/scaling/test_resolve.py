@@ -110,7 +110,7 @@ def test_selector_refuses_nan_and_both_modes():
 
 
 def test_absurd_phi_is_refused_unless_allowed(b0):
-    with pytest.raises(specc.SpecError, match="absurdly large.*blocks") as excinfo:
+    with pytest.raises(specc.SpecError, match=r"absurdly large.*blocks") as excinfo:
         resolve(b0, Selector(phi=40))
     assert excinfo.value.diagnostics[0].hint == "pass --allow-large to build it anyway"
     with pytest.raises(specc.SpecError, match="out of range"):

@@ -28,7 +28,9 @@ def test_unknown_key_points_at_its_line_with_a_hint(write_spec):
     with pytest.raises(specc.SpecError) as excinfo:
         specc.load(path)
     (message,) = errors(excinfo)
-    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "round_limt" in text)
+    line = next(
+        i for i, text in enumerate(path.read_text().splitlines(), 1) if "round_limt" in text
+    )
     assert message.startswith(f"{path}:{line}:5: scaling.channels.round_limt: unknown key")
     assert "did you mean 'round_limit'?" in message
 
@@ -69,9 +71,9 @@ def test_malformed_yaml_has_a_location():
 
 
 def test_unsafe_yaml_tags_are_refused():
-    with pytest.raises(specc.SpecError, match="x.yaml:1:9: format: tag .* is not allowed"):
+    with pytest.raises(specc.SpecError, match=r"x.yaml:1:9: format: tag .* is not allowed"):
         loads("format: !!python/object/apply:os.system ['true']\n", "x.yaml")
-    with pytest.raises(specc.SpecError, match="x.yaml:1:7: name: tag .* is not allowed"):
+    with pytest.raises(specc.SpecError, match=r"x.yaml:1:7: name: tag .* is not allowed"):
         loads("name: !!python/name:os.system\n", "x.yaml")
 
 
@@ -106,9 +108,13 @@ def test_overrides_are_validated_like_the_file(b0):
         specc.load(b0.file, ["scaling.channels.divisor=0", "stages[9].kernel=3", "stem.kernel=x"])
     messages = errors(excinfo)
     assert len(messages) == 3
-    assert any("(--set stages[9].kernel=3): stages[9].kernel: no item 9 in stages" in m for m in messages)
+    assert any(
+        "(--set stages[9].kernel=3): stages[9].kernel: no item 9 in stages" in m for m in messages
+    )
     assert any("(--set stem.kernel=x): stem.kernel:" in m for m in messages)
-    assert any("(--set scaling.channels.divisor=0): scaling.channels.divisor:" in m for m in messages)
+    assert any(
+        "(--set scaling.channels.divisor=0): scaling.channels.divisor:" in m for m in messages
+    )
 
 
 @pytest.mark.parametrize(
