@@ -123,3 +123,9 @@ def test_calls_are_laid_out_like_ruff():
     assert code.call(16, "", "Fn", long_args, ",")[0] == "                Fn("
     many = [f"a_rather_long_argument_name_{i}" for i in range(5)]
     assert code.call(16, "", "Fn", many, ",")[-1] == "                ),"
+
+
+def test_class_name_may_not_shadow_a_generated_helper(b0):
+    loaded = specc.load(b0.file, ["class_name=MBConv"])
+    with pytest.raises(specc.SpecError, match="class_name: class name 'MBConv' clashes"):
+        specc.emit_pytorch(specc.compile(loaded))

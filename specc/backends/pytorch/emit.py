@@ -24,6 +24,7 @@ from specc.architecture import Architecture
 from specc.backends.pytorch import code
 from specc.blocks.base import Argument, Code, LowerContext, ResolvedBlock
 from specc.blocks.registry import KINDS
+from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.scaling.resolve import ResolvedLayer
 
 ACTIVATIONS = {
@@ -36,7 +37,9 @@ ACTIVATIONS = {
 
 # Support classes defined by the backend itself, for the stem, head and classifier.
 BASE_TEMPLATES = ("conv.py.j2",)
-RESERVED_NAMES = {"ConvNormAct", "SqueezeExcite", "DropPath", "Activation", "BN_EPS", "BN_MOMENTUM"}
+# Module-level names of model.py besides the classes its templates define.
+MODULE_NAMES = {"Activation", "BN_EPS", "BN_MOMENTUM", "torch", "nn", "annotations"}
+_CLASS = re.compile(r"^class (\w+)", re.MULTILINE)
 
 PARAMETER_NAMES = """\
 Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<layer>.*, head.{conv,bn}.*,
@@ -64,10 +67,12 @@ def emit_pytorch(arch: Architecture) -> str:
     """The source of `model.py` for `arch`."""
     r = arch.resolved
     class_name = code.identifier(r.class_name)
-    if class_name in RESERVED_NAMES:
-        raise ValueError(f"class_name {class_name!r} clashes with a generated helper")
     env = _environment()
     classes = [env.get_template(name).render().rstrip() for name in _class_templates(arch)]
+    taken = MODULE_NAMES | {name for source in classes for name in _CLASS.findall(source)}
+    if class_name in taken:
+        message = f"class name {class_name!r} clashes with a name model.py defines"
+        raise SpecError([Diagnostic(message, Location(r.file), "class_name")])
     ctx = LowerContext(r.defaults)
     endpoints = arch.endpoints()
     source = env.get_template("model.py.j2").render(
