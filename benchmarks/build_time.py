@@ -80,20 +80,13 @@ def main() -> None:
         commands = {
             "python -c 'import specc'": [sys.executable, "-c", "import specc"],
             "specc build specs/b0.yaml --preset b7": [
-                sys.executable,
-                "-m",
-                "specc",
-                "build",
-                SPEC,
-                "--preset",
-                "b7",
-                "--out",
-                str(out),
-            ],  # fmt: skip
+                *(sys.executable, "-m", "specc", "build", SPEC),
+                *("--preset", "b7", "--out", str(out)),
+            ],
             "python -c 'import torch' (what build avoids)": [sys.executable, "-c", "import torch"],
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for name, command in commands.items():
+        for command in commands.values():
             wall(command)  # warm the file cache
         for _ in range(args.repeat):
             for name, command in commands.items():
@@ -112,7 +105,8 @@ def main() -> None:
         "| command | median s | min s | × import specc |",
         "|---|---:|---:|---:|",
         *(
-            f"| `{r['command']}` | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['ratio_to_import']:.1f} |"
+            f"| `{r['command']}` | {r['median_s']:.3f} | {r['min_s']:.3f} "
+            f"| {r['ratio_to_import']:.1f} |"
             for r in rows
         ),
         "",
