@@ -141,6 +141,7 @@ def main() -> None:
         f"Python {machine['python']}. Medians of {args.repeat} interleaved runs, each a fresh "
         "interpreter; compare the ratios, not the absolute times (shared machine).",
         "",
+        "",
     ]
     (RESULTS / "build_time.md").write_text("\n".join(header) + table + "\n")
     if torch_imported:
