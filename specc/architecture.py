@@ -93,7 +93,7 @@ class Architecture:
 
     def endpoints(self) -> list[Endpoint]:
         r = self.resolved
-        trunk = [("stem", r.stem.stride)] + [
+        trunk = [("stem", r.stem.reduction)] + [
             (stage.blocks[-1].name, stage.stride) for stage in r.stages
         ]
         reduction = 1

@@ -118,4 +118,5 @@ KIND = BlockKind(
     requires=(),
     arguments=_arguments,
     describe=_describe,
+    parts="conv, bn",
 )

@@ -137,4 +137,5 @@ KIND = BlockKind(
     requires=("conv.py.j2", "squeeze_excite.py.j2", "drop_path.py.j2"),
     arguments=_arguments,
     describe=_describe,
+    parts="expand (absent when the expanded width equals the input), depthwise, se, project",
 )

@@ -21,6 +21,11 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     shape = (resolved.in_channels, resolved.resolution, resolved.resolution)
     x = builder.add("input", "input", [], Scope("input"), shape=shape)
     x = _layer(builder, resolved.stem, x, ctx)
+    if resolved.stem.pool is not None:
+        kernel, stride, pad = resolved.stem.pool
+        x = builder.add(
+            "stem_pool", "maxpool", [x], Scope("stem"), kernel=kernel, stride=stride, padding=pad
+        )
     outputs = {"stem": x}  # module path -> its output node, for tables and endpoints
     for block in resolved.blocks:
         x = outputs[block.name] = KINDS[block.kind].lower(builder, block, x, ctx)

@@ -81,6 +81,16 @@ def _conv(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     )
 
 
+def _max_pool(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    channels, height, width = inputs[0]
+    kernel, stride, pad = attrs["kernel"], attrs["stride"], attrs["padding"]
+    return (
+        channels,
+        conv_output_size(height, kernel, stride, pad, pad),
+        conv_output_size(width, kernel, stride, pad, pad),
+    )
+
+
 def _conv_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
     weights = attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
     return int(weights + (attrs["out_channels"] if attrs["bias"] else 0))
@@ -126,6 +136,7 @@ OPS: dict[str, Op] = {
         Op("norm", _same, _norm_params, _none),
         Op("act", _same, _none, _none),
         Op("pool", _global_pool, _none, _none),
+        Op("maxpool", _max_pool, _none, _none),
         # Elementwise product with broadcasting: the SE gate scales the feature map.
         Op("mul", _same, _none, _none, arity=2),
         Op("add", _same, _none, _none, arity=2),

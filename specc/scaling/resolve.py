@@ -87,7 +87,7 @@ class Multipliers:
 
 @dataclass(frozen=True)
 class ResolvedLayer:
-    """The stem or the head conv."""
+    """The stem or the head conv (the stem may end in a max pool)."""
 
     name: str
     in_channels: int
@@ -95,6 +95,11 @@ class ResolvedLayer:
     kernel: int
     stride: int
     activation: str
+    pool: tuple[int, int, int] | None = None  # max pool kernel, stride, padding
+
+    @property
+    def reduction(self) -> int:
+        return self.stride * (self.pool[1] if self.pool else 1)
 
 
 @dataclass(frozen=True)
@@ -162,12 +167,12 @@ def resolve(
     rules = spec.scaling
     ch = rules.channels
 
-    def channels(base: int) -> int:
+    def channels(base: float) -> int:
         return round_channels(base, mult.width, ch.divisor, ch.round_limit, ch.min)
 
     stem_out = channels(spec.stem.channels) if rules.stem == "scaled" else spec.stem.channels
     stem = _layer("stem", spec.stem, spec.input.channels, stem_out, spec)
-    widths = [channels(stage.channels) for stage in spec.stages]
+    widths = [KINDS[stage.block].channels(stage, channels) for stage in spec.stages]
     repeats = [round_repeats(stage.repeats, mult.depth, rules.repeats) for stage in spec.stages]
     if limits is not None:
         _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
@@ -337,6 +342,7 @@ def too_large(loaded: LoadedSpec, selector: Selector, over: list[str]) -> Diagno
 def _layer(
     name: str, layer: ConvLayer, in_channels: int, out_channels: int, spec: Spec
 ) -> ResolvedLayer:
+    pool = getattr(layer, "pool", None)  # only the stem has one
     return ResolvedLayer(
         name=name,
         in_channels=in_channels,
@@ -344,6 +350,7 @@ def _layer(
         kernel=layer.kernel,
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
+        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
     )
 
 
@@ -355,4 +362,4 @@ def _head_channels(spec: Spec, width: float, last: int, channels: Any) -> int:
     if rule.rule == "multiple_of_last":
         return rule.factor * last
     result: int = channels(spec.head.channels)
-    return result
+    return max(result, spec.head.channels) if rule.at_least_base else result

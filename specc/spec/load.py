@@ -38,8 +38,13 @@ class LoadedSpec:
 
     @property
     def hash(self) -> str:
-        """sha256 of the validated spec (defaults filled, overrides applied), canonical JSON."""
-        canonical = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        """sha256 of the validated spec with overrides applied, as canonical JSON.
+
+        Fields left at their defaults are omitted, so a new optional field in the language
+        does not change the hash of existing specs (the specc version is recorded beside it).
+        """
+        fields = self.spec.model_dump(mode="json", exclude_defaults=True)
+        canonical = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def locate(self, *path: str | int) -> Location:

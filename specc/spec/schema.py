@@ -64,6 +64,18 @@ class ConvLayer(StrictModel):
     activation: Activation | None = None
 
 
+class MaxPool(StrictModel):
+    """A max pool after the stem conv (ResNet: 3x3, stride 2, padding 1)."""
+
+    kernel: Annotated[int, Field(ge=1, le=15)] = 3
+    stride: Stride = 2
+    padding: Annotated[int, Field(ge=0, le=7)] = 1
+
+
+class Stem(ConvLayer):
+    pool: MaxPool | None = None
+
+
 class Classifier(StrictModel):
     pool: Literal["avg"] = "avg"
     dropout: Rate = 0.0
@@ -96,6 +108,9 @@ class HeadRule(StrictModel):
 
     rule: Literal["scaled", "fixed", "multiple_of_last"] = "scaled"
     factor: Annotated[int, Field(ge=1, le=64)] = 4
+    at_least_base: bool = Field(
+        False, description="never narrower than the baseline head (MobileNetV2 keeps 1280)"
+    )
 
 
 class SERule(StrictModel):
@@ -165,7 +180,7 @@ class Spec(StrictModel):
     input: InputSpec = InputSpec()
     num_classes: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     defaults: Defaults = Defaults()
-    stem: ConvLayer
+    stem: Stem
     stages: Annotated[list[Stage], Field(min_length=1, max_length=64)]
     head: ConvLayer | None = None
     classifier: Classifier = Classifier()

@@ -98,6 +98,7 @@ def emit_pytorch(arch: Architecture) -> str:
             arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
         ),
         has_head=r.head is not None,
+        stem_pool=r.stem.pool is not None,
         stem_endpoint=any(e.trunk == 0 for e in endpoints),
         feature_stages=code.literal(tuple(e.trunk - 1 for e in endpoints if e.trunk > 0)),
         feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
@@ -128,8 +129,13 @@ def _class_templates(arch: Architecture) -> list[str]:
 def _init_lines(arch: Architecture, ctx: LowerContext) -> list[str]:
     r = arch.resolved
     nodes = arch.graph.nodes
-    lines = [f"        # {code.shape(arch.input_shape)} -> {code.shape(arch.shape_of('stem'))}"]
+    stem_out = code.shape(arch.shape_of("stem"))
+    lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
     lines += code.call(8, "self.stem = ", "ConvNormAct", _layer_args(r.stem, nodes, arch))
+    if r.stem.pool is not None:
+        kernel, stride, padding = r.stem.pool
+        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
+        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:
