@@ -181,3 +181,6 @@ def _print_summary(arch: Any, outputs: list[str]) -> None:
     from specc.backends.report import print_summary
 
     print_summary(arch, outputs)
+
+
+from specc import cli_scale  # noqa: E402,F401  (registers weights, search, fit)

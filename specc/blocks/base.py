@@ -79,7 +79,8 @@ class LowerContext:
 class BlockKind:
     name: str
     schema: type[StageBase]
-    resolve: Callable[[StageBase, int, int, Scaling], dict[str, Any]]
+    # The kind's own numbers for one block: (stage, in, out, stride, rules) -> extra.
+    resolve: Callable[[StageBase, int, int, int, Scaling], dict[str, Any]]
     lower: Callable[[GraphBuilder, ResolvedBlock, str, LowerContext], str]
     class_name: str
     template: str
@@ -95,7 +96,7 @@ class BlockKind:
 
 
 def no_extra(
-    stage: StageBase, in_channels: int, out_channels: int, rules: Scaling
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, rules: Scaling
 ) -> dict[str, Any]:
     """`resolve` for kinds whose blocks need nothing beyond the common fields."""
     return {}

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from specc.blocks.base import Argument, BlockKind, LowerContext, ResolvedBlock, StageBase
 from specc.blocks.conv import conv_norm_act, padding_argument
+from specc.blocks.residual import residual_join
 from specc.scaling.rounding import round_channels, round_squeeze
 
 if TYPE_CHECKING:
@@ -27,18 +28,24 @@ if TYPE_CHECKING:
     from specc.spec.schema import Scaling
 
 
-class MBConvStage(StageBase):
-    """A stage of inverted residual blocks."""
+class ExpandingStage(StageBase):
+    """Fields of blocks that widen the features inside (mbconv, fused_mbconv)."""
 
-    block: Literal["mbconv"]
-    expand: float = Field(1.0, ge=1.0, le=64.0, description="expansion ratio of the 1x1 conv")
+    expand: float = Field(1.0, ge=1.0, le=64.0, description="expansion ratio")
     se: float | None = Field(None, gt=0.0, le=1.0, description="squeeze-excitation ratio")
 
 
-def _resolve(
-    stage: StageBase, in_channels: int, out_channels: int, rules: Scaling
+class MBConvStage(ExpandingStage):
+    """A stage of inverted residual blocks."""
+
+    block: Literal["mbconv"]
+
+
+def resolve_widths(
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, rules: Scaling
 ) -> dict[str, Any]:
-    assert isinstance(stage, MBConvStage)
+    """Expanded and squeeze widths of one block (fused_mbconv shares this)."""
+    assert isinstance(stage, ExpandingStage)
     if rules.expansion == "round_channels":
         ch = rules.channels
         expanded = round_channels(
@@ -76,20 +83,19 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
         kernel=block.kernel, stride=block.stride, groups=expanded, activation=act, ctx=ctx,
     )  # fmt: skip
     if squeeze:
-        out = _lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))
+        out = lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))
     out = conv_norm_act(
         builder, f"{block.name}.project", out, scope("project"),
         out_channels=block.out_channels, kernel=1, stride=1, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
     if has_residual(block):
-        out = builder.add(
-            f"{block.name}.drop_path", "drop_path", [out], scope("residual"), rate=block.drop_path
+        out = residual_join(
+            builder, block.name, out, x, scope("residual"), drop_path=block.drop_path
         )
-        out = builder.add(f"{block.name}.add", "add", [out, x], scope("residual"))
     return out
 
 
-def _lower_squeeze_excite(
+def lower_squeeze_excite(
     builder: GraphBuilder, prefix: str, x: str, squeeze: int, block: ResolvedBlock, scope: Scope
 ) -> str:
     channels = builder.shape(x)[0]
@@ -121,21 +127,22 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
     return args + padding_argument(nodes, f"{block.name}.depthwise.conv", block.kernel)
 
 
-def _describe(stage: StageBase) -> str:
-    assert isinstance(stage, MBConvStage)
+def describe_expanding(stage: StageBase) -> str:
+    """'mbconv6 k5 se0.25', 'fused_mbconv4 k3'."""
+    assert isinstance(stage, ExpandingStage)
     se = f" se{stage.se:g}" if stage.se else ""
-    return f"mbconv{stage.expand:g} k{stage.kernel}{se}"
+    return f"{stage.block}{stage.expand:g} k{stage.kernel}{se}"
 
 
 KIND = BlockKind(
     name="mbconv",
     schema=MBConvStage,
-    resolve=_resolve,
+    resolve=resolve_widths,
     lower=_lower,
     class_name="MBConv",
     template="mbconv.py.j2",
     requires=("conv.py.j2", "squeeze_excite.py.j2", "drop_path.py.j2"),
     arguments=_arguments,
-    describe=_describe,
+    describe=describe_expanding,
     parts="expand (absent when the expanded width equals the input), depthwise, se, project",
 )

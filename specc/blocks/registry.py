@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from specc.blocks import conv, mbconv
+from specc.blocks import basic, bottleneck, conv, dsconv, fused_mbconv, mbconv
 from specc.blocks.base import BlockKind
 
-KINDS: dict[str, BlockKind] = {kind.name: kind for kind in (conv.KIND, mbconv.KIND)}
+KINDS: dict[str, BlockKind] = {
+    kind.name: kind
+    for kind in (
+        conv.KIND,
+        mbconv.KIND,
+        fused_mbconv.KIND,
+        dsconv.KIND,
+        bottleneck.KIND,
+        basic.KIND,
+    )
+}
 
 
 def get(name: str) -> BlockKind:

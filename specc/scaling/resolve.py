@@ -185,6 +185,7 @@ def resolve(
         blocks = []
         for position in range(count):
             block_in = in_channels if position == 0 else width
+            stride = stage.stride if position == 0 else 1
             blocks.append(
                 ResolvedBlock(
                     kind=kind.name,
@@ -195,12 +196,12 @@ def resolve(
                     in_channels=block_in,
                     out_channels=width,
                     kernel=stage.kernel,
-                    stride=stage.stride if position == 0 else 1,
+                    stride=stride,
                     activation=stage.activation or spec.defaults.activation,
                     # Stochastic depth grows linearly with the block's position in the
                     # network; 4 decimals keep the generated code readable (training only).
                     drop_path=round(drop_path * number / total, 4),
-                    extra=kind.resolve(stage, block_in, width, rules),
+                    extra=kind.resolve(stage, block_in, width, stride, rules),
                 )
             )
             number += 1

@@ -5,9 +5,10 @@ Rebuild: specc build b0.yaml --phi 6
 Input 3x518x518, 1000 classes; 45,464,648 parameters, 20.094 GMACs
 (40.188 GFLOPs = 2 x MACs).
 
-Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<layer>.*, head.{conv,bn}.*,
-classifier.*; <layer> is a block's own part (MBConv: expand, depthwise, se, project), and
-conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
+Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
+classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
+Block parts: MBConv: expand (absent when the expanded width equals the input), depthwise, se,
+project.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The file holds the block classes the network uses (each once, from its block kind's
 template), then the network class whose `__init__` lists every stage with its concrete
 numbers, one line per block, with shape comments. Parameter names follow the IR's node
-ids (see `PARAMETER_NAMES`), so IR numbers and module parameters line up by prefix.
+ids (see `_parameter_names`), so IR numbers and module parameters line up by prefix.
 
 Determinism: no timestamps, no absolute paths, no dict-order dependence; the same
 Architecture always gives the same bytes. Safety: only validated identifiers and
@@ -13,6 +13,7 @@ Architecture always gives the same bytes. Safety: only validated identifiers and
 from __future__ import annotations
 
 import re
+import textwrap
 from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
@@ -42,9 +43,9 @@ MODULE_NAMES = {"Activation", "BN_EPS", "BN_MOMENTUM", "torch", "nn", "annotatio
 _CLASS = re.compile(r"^class (\w+)", re.MULTILINE)
 
 PARAMETER_NAMES = """\
-Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<layer>.*, head.{conv,bn}.*,
-classifier.*; <layer> is a block's own part (MBConv: expand, depthwise, se, project), and
-conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}."""
+Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
+classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
+"""
 
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -87,7 +88,7 @@ def emit_pytorch(arch: Architecture) -> str:
         params=f"{arch.params:,}",
         gmacs=f"{arch.macs / 1e9:.3f}",
         gflops=f"{2 * arch.macs / 1e9:.3f}",
-        parameter_names=PARAMETER_NAMES,
+        parameter_names=_parameter_names(arch),
         activation=ACTIVATIONS[r.defaults.activation],
         bn_eps=code.literal(r.defaults.norm.eps),
         bn_momentum=code.literal(r.defaults.norm.momentum),
@@ -106,6 +107,12 @@ def emit_pytorch(arch: Architecture) -> str:
         feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
     )
     return source
+
+
+def _parameter_names(arch: Architecture) -> str:
+    kinds = sorted({stage.kind for stage in arch.resolved.stages})
+    parts = [f"{KINDS[k].class_name}: {KINDS[k].parts}." for k in kinds]
+    return PARAMETER_NAMES + textwrap.fill("Block parts: " + " ".join(parts), width=96)
 
 
 def _class_templates(arch: Architecture) -> list[str]:
