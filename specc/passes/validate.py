@@ -74,7 +74,9 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
         messages.append(f"stored shape {fmt(shape)} differs from the inferred {fmt(expected)}")
     if shape and shape[0] < 1:
         messages.append(f"non-positive channels: {shape[0]}")
-    if any(size < 1 for size in shape[1:]):
+    collapsed_input = any(size < 1 for s in inputs for size in s[1:])
+    if any(size < 1 for size in shape[1:]) and not collapsed_input:
+        # Reported where it starts; everything downstream inherits it.
         messages.append(f"spatial size collapses below 1: {fmt(shape)}")
     return messages
 

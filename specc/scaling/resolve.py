@@ -162,6 +162,15 @@ def resolve(
     spec = loaded.spec
     mult, resolution, dropout, drop_path = _multipliers(loaded, selector)
     problems = _check_finite(loaded, selector, mult)
+    if not problems and resolution < 1:
+        problems.append(
+            Diagnostic(
+                f"{selector.describe()} gives input resolution {resolution} "
+                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
+                loaded.locate("input", "resolution"),
+                "input.resolution",
+            )
+        )
     if problems:
         raise SpecError(problems)
     rules = spec.scaling

@@ -1,0 +1,114 @@
+"""Fit a budget: the largest phi whose *built* model stays within a MACs or parameter budget.
+
+The formula (alpha * beta^2 * gamma^2)^phi is only an estimate; channel, repeat and
+resolution rounding make the real size a step function of phi. So this measures built
+models: it brackets the budget by doubling phi (or halving into negative phi when even
+phi = 0 is over), then bisects until the step at which the model crosses the budget is
+pinned to `precision`. It assumes size grows with phi, which holds when alpha, beta and
+gamma are all at least 1 (every rounding rule specc offers is monotone).
+
+No torch; compiles through `specc.compiler`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from specc.architecture import Architecture
+from specc.compiler import compile_spec
+from specc.diagnostics import Diagnostic, Location, SpecError
+from specc.scaling.resolve import Selector
+from specc.spec.load import LoadedSpec
+
+LOWEST_PHI = -64.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    phi: float  # the largest phi (to `precision`) whose model is within the budget
+    arch: Architecture
+    next_phi: float  # a phi just above: its model exceeds the budget
+    next_arch: Architecture | None  # None when the next step is refused as absurdly large
+    metric: str
+    budget: float
+
+    def size(self, arch: Architecture) -> int:
+        return arch.macs if self.metric == "macs" else arch.params
+
+
+def fit(loaded: LoadedSpec, *, metric: str, budget: float, precision: float = 1e-4) -> FitResult:
+    """Largest phi whose built model has `metric` ("macs" or "params") <= `budget`."""
+    if metric not in ("macs", "params"):
+        raise ValueError(f"metric must be 'macs' or 'params', not {metric!r}")
+    if not math.isfinite(budget) or budget <= 0:
+        raise SpecError([Diagnostic(f"the budget must be a positive number, got {budget}",
+                                    Location(loaded.file), f"--target-{metric}")])  # fmt: skip
+
+    cache: dict[float, Architecture | None] = {}
+
+    def build(phi: float) -> Architecture | None:
+        if phi not in cache:
+            try:
+                cache[phi] = compile_spec(loaded, Selector(phi=phi), nearest_preset=False)
+            except SpecError as error:
+                if "absurdly large" in str(error):
+                    cache[phi] = None  # past the size guard: certainly over any sane budget
+                elif phi < 0:
+                    raise _too_small(loaded, metric, budget, phi, error) from None
+                else:
+                    raise
+        return cache[phi]
+
+    def fits(phi: float) -> bool:
+        arch = build(phi)
+        return arch is not None and (arch.macs if metric == "macs" else arch.params) <= budget
+
+    low, high = _bracket(fits, loaded, metric, budget)
+    while high - low > precision:
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    # Report a short phi: `low` rounded down to the precision, when it builds the same model.
+    digits = max(0, -math.floor(math.log10(precision)))
+    phi = math.floor(low * 10**digits) / 10**digits
+    if _size(build(phi)) != _size(build(low)):
+        phi = low
+    arch = build(phi)
+    assert arch is not None  # fits(low) held
+    return FitResult(phi, arch, high, build(high), metric, budget)
+
+
+def _too_small(
+    loaded: LoadedSpec, metric: str, budget: float, phi: float, error: SpecError
+) -> SpecError:
+    return SpecError([Diagnostic(
+        f"no buildable phi gives a model within {budget:,.0f} {metric}: searching down to "
+        f"phi = {phi:g}, the network stops being buildable ({error.diagnostics[0].message})",
+        Location(loaded.file), f"--target-{metric}",
+    )])  # fmt: skip
+
+
+def _size(arch: Architecture | None) -> tuple[int, int] | None:
+    return None if arch is None else (arch.params, arch.macs)
+
+
+def _bracket(
+    fits: Callable[[float], bool], loaded: LoadedSpec, metric: str, budget: float
+) -> tuple[float, float]:
+    """(low, high) with fits(low) and not fits(high)."""
+    if fits(0.0):
+        low, high = 0.0, 1.0
+        while fits(high):
+            low, high = high, high * 2
+        return low, high
+    low, high = -1.0, 0.0
+    while not fits(low):
+        if low < LOWEST_PHI:
+            raise SpecError([Diagnostic(
+                f"no phi down to {LOWEST_PHI:g} builds a model within {budget:,.0f} {metric}",
+                Location(loaded.file), f"--target-{metric}",
+                "the spec's smallest model (minimum widths, one block per stage) is larger",
+            )])  # fmt: skip
+        low, high = low * 2, low
+    return low, high
