@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from specc.api import compile, emit_pytorch, instantiate, load, write
+    from specc.api import (
+        compile,
+        diff,
+        emit_pytorch,
+        instantiate,
+        load,
+        sweep,
+        validate_spec,
+        write,
+    )
     from specc.diagnostics import Diagnostic, SpecError
 
 __all__ = [
@@ -27,13 +36,19 @@ __all__ = [
     "SpecError",
     "__version__",
     "compile",
+    "diff",
     "emit_pytorch",
     "instantiate",
     "load",
+    "sweep",
+    "validate_spec",
     "write",
 ]
 
 _LAZY = {
+    "diff": "specc.api",
+    "sweep": "specc.api",
+    "validate_spec": "specc.api",
     "load": "specc.api",
     "compile": "specc.api",
     "emit_pytorch": "specc.api",

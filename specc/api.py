@@ -6,6 +6,10 @@
     render(arch)                     -> {file name: text} of a generated folder
     write(arch, folder, check=)      -> WriteResult (atomic; check compares only)
     instantiate(source, **kwargs)    -> torch.nn.Module (imports torch)
+    diff(a, b)                       -> Diff of two specs-with-selectors or generated folders
+    sweep(spec, phis)                -> [SweepPoint] over a phi range and the presets
+    report_markdown(arch)            -> str, report.md
+    export_graph(arch, format)       -> str, the IR graph as DOT or node-link JSON
 
 Every user error raises `specc.SpecError` with located diagnostics.
 """
@@ -14,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from specc import jsonfmt
 from specc.architecture import Architecture
 from specc.backends.pytorch.emit import emit_pytorch
 from specc.compiler import compile_spec
@@ -25,9 +30,17 @@ from specc.scaling.resolve import Selector
 from specc.spec.load import LoadedSpec
 from specc.spec.load import load as _load
 
+if TYPE_CHECKING:
+    from specc.tools.diff import Diff
+    from specc.tools.operands import Operand
+    from specc.tools.sweep import SweepPoint
+
 Overrides = Iterable[str] | Mapping[str, Any]
 
-__all__ = ["compile", "emit_pytorch", "instantiate", "load", "render", "write"]
+__all__ = [
+    "compile", "diff", "emit_pytorch", "export_graph", "instantiate", "load", "render",
+    "report_markdown", "sweep", "validate_spec", "write",
+]  # fmt: skip
 
 
 def load(path: str | Path, overrides: Overrides = ()) -> LoadedSpec:
@@ -71,4 +84,49 @@ def validate_spec(path: str | Path, overrides: Overrides = ()) -> list[str]:
     return [f"{len(loaded.spec.stages)} stages", f"{len(loaded.spec.presets)} presets compile"]
 
 
-__all__ += ["emit_pytorch", "render", "validate_spec"]
+def diff(a: str | Path | Operand, b: str | Path | Operand, *, allow_large: bool = False) -> Diff:
+    """Compare two architectures, each a generated folder or `SPEC[@ITEM,...]` with items
+    phi=X, preset=NAME, PATH=VALUE (see `specc.tools.operands`); `.same`, `.changes`."""
+    from specc.tools.diff import diff as _diff
+    from specc.tools.operands import Operand, open_operand
+
+    left, right = (
+        side if isinstance(side, Operand) else open_operand(str(side), allow_large=allow_large)
+        for side in (a, b)
+    )
+    return _diff(left, right)
+
+
+def sweep(
+    spec: LoadedSpec | str | Path,
+    phis: Iterable[float] | str = "0:8",
+    *,
+    presets: bool = True,
+    overrides: Overrides = (),
+    allow_large: bool = False,
+) -> list[SweepPoint]:
+    """Compile `spec` at each phi (`"0:8:0.5"` or numbers) and at each of its presets."""
+    from specc.tools.sweep import phi_range
+    from specc.tools.sweep import sweep as _sweep
+
+    loaded = spec if isinstance(spec, LoadedSpec) else _load(spec, overrides)
+    points = phi_range(phis) if isinstance(phis, str) else list(phis)
+    return _sweep(loaded, points, presets=presets, allow_large=allow_large)
+
+
+def report_markdown(arch: Architecture) -> str:
+    """report.md of the generated folder: stage table, totals, rounding rules, nearest preset."""
+    from specc.backends.markdown import report_markdown as _report
+
+    return _report(arch)
+
+
+def export_graph(arch: Architecture, format: str = "dot") -> str:
+    """The validated IR graph as Graphviz DOT (`dot`) or node-link JSON (`json`)."""
+    from specc.backends.graph_export import to_dot, to_node_link
+
+    if format == "dot":
+        return to_dot(arch)
+    if format == "json":
+        return jsonfmt.dumps(to_node_link(arch)) + "\n"
+    raise ValueError(f"format must be 'dot' or 'json', got {format!r}")

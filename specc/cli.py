@@ -115,7 +115,7 @@ def build(
     out: Path | None,
     check: bool,
 ) -> None:
-    """Compile SPEC and write model.py and architecture.json."""
+    """Compile SPEC and write model.py, architecture.json, report.md and train.yaml."""
     from specc import api
     from specc.backends.report import summary
 
@@ -138,6 +138,15 @@ def build(
 
 @main.command()
 @_selector_options
+@click.option("--layers", is_flag=True, help="one row per layer: shapes, kernel, counts")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown"]),
+    default="table",
+    show_default=True,
+    help="terminal table, or Markdown (report.md; with --layers the layer table)",
+)
 @_reports_errors
 def show(
     spec: Path,
@@ -146,13 +155,28 @@ def show(
     overrides: tuple[str, ...],
     allow_large: bool,
     as_json: bool,
+    layers: bool,
+    fmt: str,
 ) -> None:
     """Print the resolved architecture of SPEC; write nothing."""
     from specc.backends.report import summary
 
+    if as_json and fmt == "markdown":
+        raise click.UsageError("--json and --format markdown exclude each other; give one")
     arch = _compile(spec, phi, preset, overrides, allow_large)
     if as_json:
-        click.echo(json.dumps(summary(arch, []), indent=2))
+        data = summary(arch, [])
+        if layers:
+            data["layers"] = arch.layer_rows()
+        click.echo(json.dumps(data, indent=2))
+    elif fmt == "markdown":
+        from specc.backends.markdown import layers_markdown, report_markdown
+
+        click.echo(layers_markdown(arch) if layers else report_markdown(arch), nl=False)
+    elif layers:
+        from specc.backends.layers import print_layers
+
+        print_layers(arch)
     else:
         _print_summary(arch, [])
 
@@ -183,4 +207,6 @@ def _print_summary(arch: Any, outputs: list[str]) -> None:
     print_summary(arch, outputs)
 
 
-from specc import cli_scale  # noqa: E402,F401  (registers weights, search, fit)
+# Commands defined in their own modules register themselves on `main` when imported; each
+# imports its heavy dependencies inside the command, so these imports stay cheap.
+from specc import cli_inspect, cli_scale, cli_train  # noqa: E402,F401

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from specc import jsonfmt
 from specc.architecture import Architecture
+from specc.backends.markdown import report_markdown
 from specc.backends.pytorch.emit import emit_pytorch
+from specc.backends.training import emit_training
 from specc.diagnostics import Diagnostic, Location, SpecError
 
 MARKER = "architecture.json"
@@ -27,6 +29,8 @@ def render(arch: Architecture) -> dict[str, str]:
     return {
         "model.py": emit_pytorch(arch),
         MARKER: jsonfmt.dumps(arch.to_dict()) + "\n",
+        "report.md": report_markdown(arch),
+        "train.yaml": emit_training(arch),
     }
 
 

@@ -149,6 +149,7 @@ class ResolvedSpec:
     defaults: Defaults
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
+    training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
 
     @property
     def blocks(self) -> list[ResolvedBlock]:
@@ -254,6 +255,7 @@ def resolve(
         defaults=spec.defaults,
         rules=rules.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
+        training=spec.training.model_dump(mode="json"),
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import Discriminator, Field, Tag, field_validator
 
 from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
+from specc.spec.training import Training
 from specc.spec.types import (
     PRESET_PATTERN,
     Activation,
@@ -186,6 +187,7 @@ class Spec(StrictModel):
     classifier: Classifier = Classifier()
     scaling: Scaling = Scaling()
     presets: dict[str, Preset] = Field(default_factory=dict)
+    training: Training = Field(default_factory=Training)
 
     @field_validator("presets")
     @classmethod

@@ -25,7 +25,8 @@ def test_build_phi6_writes_the_folder_and_prints_the_summary(tmp_path, monkeypat
     result = run("build", B0, "--phi", "6")
     assert result.exit_code == 0, result.output
     folder = tmp_path / "generated" / "efficientnet-phi6"
-    assert sorted(p.name for p in folder.iterdir()) == ["architecture.json", "model.py"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["architecture.json", "model.py", "report.md", "train.yaml"]
     out = result.output
     assert "depth 2.9860 (1.2^6)" in out and "width 1.7716 (1.1^6)" in out
     assert "input 3x518x518" in out and "dropout 0.5, drop-path 0.2" in out
@@ -55,10 +56,8 @@ def test_build_json_is_one_document_with_the_documented_keys(tmp_path):
     assert [s["repeats"] for s in data["stages"]] == [3, 6, 6, 8, 8, 11, 3]
     assert set(data["stages"][0]) >= {"block", "kernel", "stride", "expand", "se", "in_channels",
                                       "out_channels", "repeats"}  # fmt: skip
-    assert data["outputs"] == [
-        str(tmp_path / "b6" / "model.py"),
-        str(tmp_path / "b6" / "architecture.json"),
-    ]
+    files = ["model.py", "architecture.json", "report.md", "train.yaml"]
+    assert data["outputs"] == [str(tmp_path / "b6" / name) for name in files]
 
 
 def test_show_writes_nothing(tmp_path, monkeypatch):

@@ -1,0 +1,90 @@
+"""`specc train` (and `python -m specc.train`, what torchrun launches): a thin shell over
+`specc.runtime.trainer`. Imports torch only when the command runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from specc.cli import main
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    metavar="DIR|synthetic",
+    help="ImageFolder root (train/ and val/), or synthetic; default the config's data_dir",
+)
+@click.option("--epochs", type=click.IntRange(1), help="override the config's epochs")
+@click.option("--max-steps", type=click.IntRange(1), help="stop after this many optimiser steps")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="run folder for metrics and checkpoints (default CONFIG_DIR/runs/train)",
+)
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="last",
+    default=None,
+    metavar="[CKPT]",
+    help="continue from OUT/last.pt, or from CKPT",
+)
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the model")
+@click.option("--batch-size", type=click.IntRange(1), help="images per process")
+@click.option("--workers", type=click.IntRange(0), help="data loading processes per rank")
+@click.option(
+    "--synthetic-images",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="images per epoch with --data synthetic",
+)
+def train(
+    config: Path,
+    data: str | None,
+    epochs: int | None,
+    max_steps: int | None,
+    out: Path | None,
+    resume: str | None,
+    use_compile: bool,
+    batch_size: int | None,
+    workers: int | None,
+    synthetic_images: int,
+) -> None:
+    """Train the model of a generated folder with its train.yaml (CONFIG)."""
+    from specc.diagnostics import SpecError
+    from specc.runtime.trainer import TrainError, TrainOptions
+    from specc.runtime.trainer import train as run
+
+    options = TrainOptions(
+        config,
+        data,
+        epochs,
+        max_steps,
+        out,
+        resume,
+        use_compile,
+        batch_size,
+        workers,
+        synthetic_images,
+    )
+    try:
+        state = run(options)
+    except SpecError as error:
+        for diagnostic in error.diagnostics:
+            click.echo(f"error: {diagnostic}", err=True)
+        sys.exit(1)
+    except TrainError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if state.stopped:
+        click.echo(f"stopped at step {state.step} (epoch {state.epoch}); continue with --resume")
+    else:
+        click.echo(f"trained to epoch {state.epoch}, step {state.step}; best {state.best:.4f}")
+
+
+main.add_command(train)

@@ -1,0 +1,77 @@
+"""Training checkpoints: everything needed to continue exactly, written atomically.
+
+A checkpoint holds the model, EMA, optimiser, scheduler and grad-scaler states, epoch and
+step, every random-number state (torch CPU and CUDA, Python), and the identity of what it
+belongs to: a hash of the architecture (state-dict names and shapes) and of the recipe.
+Resuming under another architecture or recipe is refused with both hashes named, instead
+of silently training something else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specc.runtime.weights import save_atomically
+
+FORMAT = 1
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def identity(model: torch.nn.Module, recipe_hash: str) -> dict[str, str]:
+    """The architecture (every state-dict name and shape) and the recipe a run trains."""
+    layout = "\n".join(f"{name} {tuple(t.shape)}" for name, t in model.state_dict().items())
+    return {
+        "model_sha256": hashlib.sha256(layout.encode()).hexdigest(),
+        "recipe_sha256": recipe_hash,
+    }
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_as_tuple(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuple(value: Any) -> Any:
+    # weights_only loading hands tuples back as lists; random.setstate needs tuples.
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def save(path: Path, state: dict[str, Any]) -> Path:
+    return save_atomically({"format": FORMAT, **state}, path)
+
+
+def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
+    """Load a checkpoint and check that it belongs to this model and recipe."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or foreign files raise many kinds
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a specc training checkpoint")
+    found = state.get("identity", {})
+    for key, label in (("model_sha256", "architecture"), ("recipe_sha256", "training recipe")):
+        if found.get(key) != expected[key]:
+            raise CheckpointError(
+                f"{path} was written for another {label} "
+                f"({str(found.get(key))[:12]} here vs {expected[key][:12]} now); refusing to resume"
+            )
+    return state
