@@ -68,6 +68,21 @@ class Code:
 Argument = tuple[str | None, Any]  # (keyword or None for positional, literal value or Code)
 
 
+def shape_arguments(
+    block: ResolvedBlock, *, kernel_default: int | None = None, positional_kernel: bool = False
+) -> list[Argument]:
+    """Constructor arguments every kind starts with: in and out channels, the kernel (unless
+    it is `kernel_default`) and the stride (unless 1)."""
+    args: list[Argument] = [(None, block.in_channels), (None, block.out_channels)]
+    if positional_kernel:
+        args.append((None, block.kernel))
+    elif block.kernel != kernel_default:
+        args.append(("kernel_size", block.kernel))
+    if block.stride != 1:
+        args.append(("stride", block.stride))
+    return args
+
+
 @dataclass(frozen=True)
 class LowerContext:
     """What lowering needs beyond the block itself: the spec's defaults."""

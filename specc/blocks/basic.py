@@ -11,9 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from specc.blocks.base import Argument, BlockKind, LowerContext, ResolvedBlock, StageBase
+from specc.blocks.base import (
+    Argument,
+    BlockKind,
+    LowerContext,
+    ResolvedBlock,
+    StageBase,
+    shape_arguments,
+)
 from specc.blocks.conv import conv_norm_act, padding_argument
-from specc.blocks.residual import Shortcut, lower_shortcut, needs_projection, residual_join
+from specc.blocks.residual import (
+    Shortcut,
+    lower_shortcut,
+    needs_projection,
+    residual_join,
+    shortcut_arguments,
+)
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
@@ -56,15 +69,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [(None, block.in_channels), (None, block.out_channels)]
-    if block.kernel != 3:
-        args.append(("kernel_size", block.kernel))
-    if block.stride != 1:
-        args.append(("stride", block.stride))
-    if block.extra["projection"]:
-        args.append(("projection", True))
-    if block.drop_path:
-        args.append(("drop_path", block.drop_path))
+    args = shape_arguments(block, kernel_default=3) + shortcut_arguments(block)
     return args + padding_argument(nodes, f"{block.name}.conv1.conv", block.kernel)
 
 

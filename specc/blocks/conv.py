@@ -17,6 +17,7 @@ from specc.blocks.base import (
     ResolvedBlock,
     StageBase,
     no_extra,
+    shape_arguments,
 )
 from specc.ir.ops import conv_padding
 
@@ -94,13 +95,7 @@ def padding_argument(nodes: Mapping[str, Any], conv: str, kernel: int) -> list[A
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [
-        (None, block.in_channels),
-        (None, block.out_channels),
-        (None, block.kernel),
-    ]
-    if block.stride != 1:
-        args.append(("stride", block.stride))
+    args = shape_arguments(block, positional_kernel=True)
     return args + padding_argument(nodes, f"{block.name}.conv", block.kernel)
 
 

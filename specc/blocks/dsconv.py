@@ -17,6 +17,7 @@ from specc.blocks.base import (
     ResolvedBlock,
     StageBase,
     no_extra,
+    shape_arguments,
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
 
@@ -49,11 +50,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [(None, block.in_channels), (None, block.out_channels)]
-    if block.kernel != 3:
-        args.append(("kernel_size", block.kernel))
-    if block.stride != 1:
-        args.append(("stride", block.stride))
+    args = shape_arguments(block, kernel_default=3)
     return args + padding_argument(nodes, f"{block.name}.depthwise.conv", block.kernel)
 
 

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from specc.blocks.base import Argument, BlockKind, LowerContext, ResolvedBlock
-from specc.blocks.conv import conv_norm_act, padding_argument
+from specc.blocks.conv import conv_norm_act
 from specc.blocks.mbconv import (
     ExpandingStage,
     describe_expanding,
+    expanding_arguments,
     has_residual,
     lower_squeeze_excite,
     resolve_widths,
@@ -63,16 +64,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [
-        (None, block.in_channels),
-        (None, block.out_channels),
-        ("kernel_size", block.kernel),
-        *([("stride", block.stride)] if block.stride != 1 else []),
-        ("expanded", block.extra["expanded"]),
-        ("squeeze", block.extra["squeeze"]),
-        ("drop_path", block.drop_path),
-    ]
-    return args + padding_argument(nodes, f"{block.name}.fused.conv", block.kernel)
+    return expanding_arguments(block, nodes, f"{block.name}.fused.conv")
 
 
 KIND = BlockKind(

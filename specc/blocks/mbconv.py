@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from specc.blocks.base import Argument, BlockKind, LowerContext, ResolvedBlock, StageBase
+from specc.blocks.base import (
+    Argument,
+    BlockKind,
+    LowerContext,
+    ResolvedBlock,
+    StageBase,
+    shape_arguments,
+)
 from specc.blocks.conv import conv_norm_act, padding_argument
 from specc.blocks.residual import residual_join
 from specc.scaling.rounding import round_channels, round_squeeze
@@ -114,17 +121,20 @@ def lower_squeeze_excite(
     return builder.add(f"{prefix}.scale", "mul", [x, gate], scope)
 
 
-def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    args: list[Argument] = [
-        (None, block.in_channels),
-        (None, block.out_channels),
-        ("kernel_size", block.kernel),
-        *([("stride", block.stride)] if block.stride != 1 else []),
+def expanding_arguments(
+    block: ResolvedBlock, nodes: Mapping[str, Any], spatial_conv: str
+) -> list[Argument]:
+    """Constructor arguments of mbconv and fused_mbconv blocks."""
+    widths: list[Argument] = [
         ("expanded", block.extra["expanded"]),
         ("squeeze", block.extra["squeeze"]),
-        ("drop_path", block.drop_path),
     ]
-    return args + padding_argument(nodes, f"{block.name}.depthwise.conv", block.kernel)
+    args = [*shape_arguments(block), *widths, ("drop_path", block.drop_path)]
+    return args + padding_argument(nodes, spatial_conv, block.kernel)
+
+
+def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
+    return expanding_arguments(block, nodes, f"{block.name}.depthwise.conv")
 
 
 def describe_expanding(stage: StageBase) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from specc.blocks.base import LowerContext, ResolvedBlock
+    from specc.blocks.base import Argument, LowerContext, ResolvedBlock
     from specc.ir.graph import GraphBuilder, Scope
 
 
@@ -53,3 +53,13 @@ def lower_shortcut(
         builder, f"{block.name}.shortcut", x, scope, out_channels=block.out_channels, kernel=1,
         stride=block.stride, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
+
+
+def shortcut_arguments(block: ResolvedBlock) -> list[Argument]:
+    """`projection=True` and `drop_path=` for ResNet blocks, each only when it applies."""
+    args: list[Argument] = []
+    if block.extra["projection"]:
+        args.append(("projection", True))
+    if block.drop_path:
+        args.append(("drop_path", block.drop_path))
+    return args
