@@ -36,7 +36,7 @@ from specc.runtime.data import (
     check_image_folder,
     transforms,
 )
-from specc.runtime.metrics import MetricsLog, correct_topk
+from specc.runtime.metrics import MetricsLog, StepProgress, correct_topk
 
 
 class TrainError(Exception):
@@ -108,7 +108,7 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     if cfg.sync_bn and ctx.world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     if cfg.channels_last and ctx.device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,unused-ignore]
     return model.to(ctx.device)
 
 
@@ -283,11 +283,15 @@ class Run:
         if self.options.resume:
             self.restore(self.options.resume)
         limit = self.options.max_steps
-        while self.state.epoch < self.cfg.epochs:
-            self.state.stopped = self.train_epoch(limit)
-            if self.state.stopped:
-                self.save("last.pt")
-                break
+        total = self.cfg.epochs * self.steps_per_epoch
+        total = min(total, limit) if limit is not None else total
+        self.progress = StepProgress(self.ctx.main, self.cfg.log_interval, total, self.state.step)
+        with self.progress:
+            while self.state.epoch < self.cfg.epochs:
+                self.state.stopped = self.train_epoch(limit)
+                if self.state.stopped:
+                    self.save("last.pt")
+                    break
         self.record_rank_digests()
         return self.state
 
@@ -367,14 +371,8 @@ class Run:
         return loss.detach(), logits.detach()
 
     def report_step(self, loss: torch.Tensor, rate: float) -> None:
-        if self.ctx.main and self.state.step % self.cfg.log_interval == 0:
-            lr = self.optimizer.param_groups[0]["lr"]
-            print(
-                f"epoch {self.state.epoch} step {self.state.step}: loss {float(loss):.4f} "
-                f"lr {lr:.5g} {rate:.1f} img/s",
-                file=sys.stderr,
-                flush=True,
-            )
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.progress.step(self.state.step, self.state.epoch, loss, lr, rate)
 
     def end_epoch(self, totals: torch.Tensor, rate: float, started: float) -> None:
         if self.ctx.world > 1:
@@ -404,7 +402,7 @@ class Run:
         self.state.history.append(row)
         if self.ctx.main:
             self.log.append(row)
-            print(_epoch_line(row), file=sys.stderr, flush=True)
+            self.progress.line(_epoch_line(row))
             self.save("last.pt")
             if improved:
                 self.save("best.pt")

@@ -164,3 +164,18 @@ def test_torchrun_two_ranks_hold_identical_weights(tmp_path, model_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     digests = json.loads((out / "ranks.json").read_text())["weights_sha256"]
     assert len(digests) == 2 and digests[0] == digests[1]
+
+
+def test_out_of_memory_names_the_batch_size_to_try(tmp_path, model_dir, monkeypatch):
+    from specc.runtime import trainer
+
+    def out_of_memory(self, inputs, labels):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer.Run, "step", out_of_memory)
+    result = train(
+        str(model_dir / "train.yaml"), "--data", "synthetic", "--out", str(tmp_path / "o")
+    )
+    assert result.exit_code == 1
+    assert "out of memory at batch size 8 per process" in result.output
+    assert "try --batch-size 4" in result.output

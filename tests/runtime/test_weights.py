@@ -114,3 +114,26 @@ def test_unreadable_checkpoint(tmp_path):
     specc.write(specc.compile(SPECS / "resnet18.yaml"), folder)
     with pytest.raises(WeightImportError, match="not a loadable checkpoint"):
         import_checkpoint(bad, folder)
+
+
+TIMM_CASES = {
+    # timm's symmetric-padding port (BN eps 1e-5) and its TF ports: 'same' padding, eps 1e-3,
+    # which specc computes statically for the built resolution.
+    "efficientnet_b0": {"preset": "b0", "overrides": TV_EPS},
+    "tf_efficientnet_b0": {"preset": "b0", "overrides": ["defaults.padding=same"]},
+    "tf_efficientnet_b3": {"preset": "b3", "overrides": ["defaults.padding=same"]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_CASES))
+def test_imported_timm_weights_give_timms_logits(name):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    reference = randomised(timm.create_model(name, pretrained=False))
+    arch = specc.compile(SPECS / "b0.yaml", **TIMM_CASES[name])
+    model = specc.instantiate(arch).eval()
+    import_weights(model, reference.state_dict())
+    size = arch.resolved.resolution
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
