@@ -57,7 +57,7 @@ def train(
 ) -> None:
     """Train the model of a generated folder with its train.yaml (CONFIG)."""
     from specc.diagnostics import SpecError
-    from specc.runtime.trainer import TrainError, TrainOptions
+    from specc.runtime.setup import TrainError, TrainOptions
     from specc.runtime.trainer import train as run
 
     options = TrainOptions(
