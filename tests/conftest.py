@@ -1,4 +1,4 @@
-"""Shared fixtures. `pytest --update-golden` rewrites the golden files under tests/golden/."""
+"""Shared fixtures. `pytest --update-golden` rewrites the golden generated/ folders."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite tests/golden/ from the current emitter instead of comparing",
+        help="rewrite the golden generated/ folders from the compiler instead of comparing",
     )
 
 

@@ -1,7 +1,8 @@
 """The emitted model.py: golden files, determinism, formatting, imports, safety.
 
-Golden files live in tests/golden/; after a reviewed change to the emitter, regenerate
-them with `pytest tests/backends --update-golden` and review the diff.
+The golden files are the committed generated/ folders of b0 and phi = 6 (one copy of each
+source in the repository). After a reviewed change to the emitter, regenerate them with
+`pytest tests/backends --update-golden` and review the diff.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ import specc
 from specc.backends.pytorch import code
 from specc.blocks.base import Code
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+GENERATED = Path(__file__).resolve().parents[2] / "generated"
 
 
 @pytest.mark.parametrize(("selector", "name"), [({"preset": "b0"}, "b0"), ({"phi": 6}, "phi6")])
 def test_golden_source(b0, update_golden, selector, name):
-    source = specc.emit_pytorch(specc.compile(b0, **selector))
-    golden = GOLDEN / f"efficientnet-{name}.model.py"
+    arch = specc.compile(b0, **selector)
+    source = specc.emit_pytorch(arch)
+    folder = GENERATED / f"efficientnet-{name}"
     if update_golden:
-        golden.write_text(source)
+        specc.write(arch, folder)
+    golden = folder / "model.py"
     assert golden.exists(), "run pytest --update-golden to create the golden file"
     assert source == golden.read_text(), "emitter output changed: review, then --update-golden"
 
