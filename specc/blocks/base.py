@@ -101,12 +101,15 @@ class BlockKind:
     template: str
     requires: tuple[str, ...]
     arguments: Callable[[ResolvedBlock, Mapping[str, Any], LowerContext], list[Argument]]
-    describe: Callable[[StageBase], str]
     parts: str  # the attribute names of the generated class, for the parameter-name docs
     # How the stage's output width scales; kinds whose width derives from an inner width
     # (a bottleneck's output is 4x its 3x3 width) round the inner one instead.
     channels: Callable[[StageBase, Callable[[float], int]], int] = field(
         default=lambda stage, round_width: round_width(stage.channels)
+    )
+    # A stage's label in tables and comments, e.g. "bottleneck k3".
+    describe: Callable[[StageBase], str] = field(
+        default=lambda stage: f"{stage.block} k{stage.kernel}"
     )
 
 

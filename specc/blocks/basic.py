@@ -73,10 +73,6 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
     return args + padding_argument(nodes, f"{block.name}.conv1.conv", block.kernel)
 
 
-def _describe(stage: StageBase) -> str:
-    return f"basic k{stage.kernel}"
-
-
 KIND = BlockKind(
     name="basic",
     schema=BasicStage,
@@ -86,6 +82,5 @@ KIND = BlockKind(
     template="basic.py.j2",
     requires=("conv.py.j2", "drop_path.py.j2"),
     arguments=_arguments,
-    describe=_describe,
     parts="conv1, conv2, shortcut (only when projecting)",
 )

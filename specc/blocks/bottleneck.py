@@ -94,10 +94,6 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
     return args + padding_argument(nodes, f"{block.name}.spatial.conv", block.kernel)
 
 
-def _describe(stage: StageBase) -> str:
-    return f"bottleneck k{stage.kernel}"
-
-
 KIND = BlockKind(
     name="bottleneck",
     schema=BottleneckStage,
@@ -107,7 +103,6 @@ KIND = BlockKind(
     template="bottleneck.py.j2",
     requires=("conv.py.j2", "drop_path.py.j2"),
     arguments=_arguments,
-    describe=_describe,
     parts="reduce, spatial, expand, shortcut (only when projecting)",
     channels=_channels,
 )

@@ -99,10 +99,6 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
     return args + padding_argument(nodes, f"{block.name}.conv", block.kernel)
 
 
-def _describe(stage: StageBase) -> str:
-    return f"conv k{stage.kernel}"
-
-
 KIND = BlockKind(
     name="conv",
     schema=ConvStage,
@@ -112,6 +108,5 @@ KIND = BlockKind(
     template="conv.py.j2",
     requires=(),
     arguments=_arguments,
-    describe=_describe,
     parts="conv, bn",
 )

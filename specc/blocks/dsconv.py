@@ -54,10 +54,6 @@ def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext
     return args + padding_argument(nodes, f"{block.name}.depthwise.conv", block.kernel)
 
 
-def _describe(stage: StageBase) -> str:
-    return f"dsconv k{stage.kernel}"
-
-
 KIND = BlockKind(
     name="dsconv",
     schema=DSConvStage,
@@ -67,6 +63,5 @@ KIND = BlockKind(
     template="dsconv.py.j2",
     requires=("conv.py.j2",),
     arguments=_arguments,
-    describe=_describe,
     parts="depthwise, pointwise",
 )
