@@ -194,25 +194,21 @@ def _evaluate(
     path: Path,
     retry_failed: bool,
 ) -> list[Any]:
-    store = tool.ResultsFile(path)
-    done = store.read()
-    keep = {k: r for k, r in done.items() if r.status == "ok" or not retry_failed}
-    pending = [r for r in rows if r.key not in keep]
-    skipped = len(rows) - len(pending)
-    if skipped:
-        click.echo(f"resuming from {path}: {skipped} candidates already evaluated", err=True)
+    progress = _progress()
     evaluator = tool.Evaluator(command, metric, timeout)
-    workdir = path.with_suffix(".runs")
-    with _progress() as progress:
-        task = progress.add_task(f"evaluating ({jobs} jobs)", total=len(pending))
-        finished = tool.run_evaluations(
-            loaded, pending, evaluator, store, workdir, jobs, lambda result: progress.advance(task)
-        )
-    failed = [r for r in finished if r.status == "failed"]
-    for row in failed:
+
+    def start(total: int) -> Any:
+        task = progress.add_task(f"evaluating ({jobs} jobs)", total=total)
+        return lambda result: progress.advance(task)
+
+    with progress:
+        run = tool.evaluate_all(loaded, rows, evaluator, path, jobs=jobs,
+                                retry_failed=retry_failed, progress=start)  # fmt: skip
+    if run.resumed:
+        click.echo(f"resuming from {path}: {run.resumed} candidates already evaluated", err=True)
+    for row in run.failed:
         click.echo(f"warning: {row.key} failed: {row.error}", err=True)
-    by_key = {**{k: r for k, r in keep.items()}, **{r.key: r for r in finished}}
-    return [by_key.get(r.key, r) for r in rows]
+    return list(run.rows)
 
 
 def _print_search(rows: list[Any], target: float, *, evaluated: bool, metric: str) -> None:
@@ -258,20 +254,12 @@ def _print_search(rows: list[Any], target: float, *, evaluated: bool, metric: st
 
 
 def _write_best(loaded: Any, best: Any, path: Path) -> None:
-    from specc.spec.edit import set_scalars
+    from specc.tools.search import write_spec_with
 
-    text = Path(loaded.file).read_text(encoding="utf-8")
-    values: dict[tuple[str | int, ...], float] = {
-        ("scaling", "coefficients", "depth"): best.alpha,
-        ("scaling", "coefficients", "width"): best.beta,
-        ("scaling", "coefficients", "resolution"): best.gamma,
-    }
-    new, kept = set_scalars(text, values)
-    path.write_text(new, encoding="utf-8")
+    kept = write_spec_with(loaded, best, path)
     note = "" if kept else " (the spec had no coefficients block: re-dumped, comments lost)"
-    click.echo(
-        f"wrote {path} with alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g}{note}"
-    )
+    coefficients = f"alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g}"
+    click.echo(f"wrote {path} with {coefficients}{note}")
 
 
 @main.command()

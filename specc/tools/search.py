@@ -266,3 +266,55 @@ def rank(
 
         return sorted(rows, key=by_metric)
     return sorted(rows, key=lambda r: (abs(r.macs_ratio - target), r.alpha, r.beta, r.gamma))
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate_all` did: the rows with their results, what it skipped and what failed."""
+
+    rows: list[Result]
+    resumed: int
+    failed: list[Result]
+
+
+def evaluate_all(
+    loaded: LoadedSpec,
+    rows: list[Result],
+    evaluator: Evaluator,
+    path: Path,
+    *,
+    jobs: int = 1,
+    retry_failed: bool = False,
+    progress: Callable[[int], Callable[[Result], None]] | None = None,
+) -> Evaluation:
+    """Evaluate every row not already recorded in `path` (failures too, unless
+    `retry_failed`), appending each result there; builds go under `<path>.runs/`.
+    `progress(total)` may return a callback called once per finished evaluation."""
+    store = ResultsFile(path)
+    recorded = {k: r for k, r in store.read().items() if r.status == "ok" or not retry_failed}
+    pending = [r for r in rows if r.key not in recorded]
+    done = progress(len(pending)) if progress is not None else None
+    finished = run_evaluations(
+        loaded, pending, evaluator, store, path.with_suffix(".runs"), jobs, done
+    )
+    by_key = {**recorded, **{r.key: r for r in finished}}
+    return Evaluation(
+        rows=[by_key.get(r.key, r) for r in rows],
+        resumed=len(rows) - len(pending),
+        failed=[r for r in finished if r.status == "failed"],
+    )
+
+
+def write_spec_with(loaded: LoadedSpec, result: Result, path: Path) -> bool:
+    """Write a copy of the spec with `result`'s coefficients; True when comments survived."""
+    from specc.spec.edit import set_scalars
+
+    text = Path(loaded.file).read_text(encoding="utf-8")
+    values: dict[tuple[str | int, ...], float] = {
+        ("scaling", "coefficients", "depth"): result.alpha,
+        ("scaling", "coefficients", "width"): result.beta,
+        ("scaling", "coefficients", "resolution"): result.gamma,
+    }
+    new, kept = set_scalars(text, values)
+    path.write_text(new, encoding="utf-8")
+    return kept
