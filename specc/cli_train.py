@@ -33,7 +33,15 @@ from specc.cli import main
     metavar="[CKPT]",
     help="continue from OUT/last.pt, or from CKPT",
 )
-@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the model")
+@click.option(
+    "--compile",
+    "use_compile",
+    is_flag=False,
+    flag_value="inductor",
+    default=None,
+    metavar="[BACKEND]",
+    help="torch.compile the model (backend inductor unless named)",
+)
 @click.option("--batch-size", type=click.IntRange(1), help="images per process")
 @click.option("--workers", type=click.IntRange(0), help="data loading processes per rank")
 @click.option(
@@ -50,7 +58,7 @@ def train(
     max_steps: int | None,
     out: Path | None,
     resume: str | None,
-    use_compile: bool,
+    use_compile: str | None,
     batch_size: int | None,
     workers: int | None,
     synthetic_images: int,

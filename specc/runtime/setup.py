@@ -32,7 +32,7 @@ class TrainOptions:
     max_steps: int | None = None
     out: Path | None = None
     resume: str | None = None  # "last" (OUT/last.pt) or a checkpoint path
-    compile: bool = False
+    compile: str | None = None  # a torch.compile backend ("inductor"), or None for eager
     batch_size: int | None = None
     workers: int | None = None
     synthetic_images: int = 1024  # per epoch, for --data synthetic

@@ -130,7 +130,7 @@ class Run:
             ids = [ctx.device.index] if cuda else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if options.compile:
-            self.net = torch.compile(self.net)  # type: ignore[assignment]
+            self.net = torch.compile(self.net, backend=options.compile)  # type: ignore[assignment]
         self.state = Progress()
         self.log = MetricsLog(out)
         self.synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
