@@ -81,7 +81,11 @@ def validate_spec(path: str | Path, overrides: Overrides = ()) -> list[str]:
     selectors = [Selector(), *(Selector(preset=name) for name in sorted(loaded.spec.presets))]
     for selector in selectors:
         compile_spec(loaded, selector, nearest_preset=False)
-    return [f"{len(loaded.spec.stages)} stages", f"{len(loaded.spec.presets)} presets compile"]
+    stages, presets = len(loaded.spec.stages), len(loaded.spec.presets)
+    return [
+        f"{stages} stage{'s' if stages != 1 else ''}",
+        f"{presets} preset{'s' if presets != 1 else ''} compile{'s' if presets == 1 else ''}",
+    ]
 
 
 def diff(a: str | Path | Operand, b: str | Path | Operand, *, allow_large: bool = False) -> Diff:
