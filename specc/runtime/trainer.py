@@ -12,6 +12,7 @@ Construction (devices, model, data, optimiser) lives in `specc.runtime.setup`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import time
@@ -68,7 +69,7 @@ def train(options: TrainOptions) -> Progress:
         out.mkdir(parents=True, exist_ok=True)
     try:
         run = Run(cfg, options, ctx, folder, out)
-        return run.fit()
+        state = run.fit()
     except DataError as error:
         raise TrainError(str(error)) from None
     except torch.cuda.OutOfMemoryError:
@@ -77,9 +78,23 @@ def train(options: TrainOptions) -> Progress:
             f"CUDA out of memory at batch size {cfg.batch_size} per process and {cfg.img_size}px; "
             f"try --batch-size {half}"
         ) from None
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    del run
+    shutdown()
+    return state
+
+
+def shutdown() -> None:
+    """Leave the process group cleanly, after a successful run only (after a failure the
+    other ranks may never arrive, and torchrun ends them).
+
+    DDP's reducer holds the group and gloo's worker threads may still hold work objects:
+    both are released, and every rank has arrived, before the group is destroyed; otherwise
+    their destructors can run during interpreter shutdown and abort the process."""
+    if not dist.is_initialized():
+        return
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 class Run:

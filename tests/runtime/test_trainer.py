@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -161,6 +163,13 @@ def test_torchrun_two_ranks_hold_identical_weights(tmp_path, model_dir):
                "--synthetic-images", "64", "--max-steps", "2", "--out", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    if result.returncode != 0 and "terminate called without an active exception" in result.stderr:
+        # A known gloo teardown race in torch (worker threads outliving the interpreter,
+        # pytorch/pytorch#179291); the trainer's shutdown() narrows it. Seen once in many
+        # runs before that fix: retry once so CI is not hostage to it, and say so.
+        warnings.warn("gloo teardown abort under torchrun; retried once", stacklevel=1)
+        shutil.rmtree(out, ignore_errors=True)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     digests = json.loads((out / "ranks.json").read_text())["weights_sha256"]
     assert len(digests) == 2 and digests[0] == digests[1]
