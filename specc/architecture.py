@@ -161,7 +161,8 @@ class Architecture:
             "layers": self.graph.number_of_nodes(),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
+        """architecture.json; `layers=False` leaves out the per-layer list (and its cost)."""
         r = self.resolved
         return {
             "schema": SCHEMA_VERSION,
@@ -189,7 +190,7 @@ class Architecture:
                 {"trunk": e.trunk, "reduction": e.reduction, "shape": list(e.shape)}
                 for e in self.endpoints()
             ],
-            "layers": self.layer_rows(),
+            "layers": self.layer_rows() if layers else None,
             "totals": self.totals(),
             "nearest_preset": self.nearest_preset.to_dict() if self.nearest_preset else None,
         }

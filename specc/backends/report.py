@@ -35,7 +35,7 @@ SUMMARY_KEYS = (
 
 def summary(arch: Architecture, outputs: list[str]) -> dict[str, Any]:
     """What `--json` prints: architecture.json without the per-layer list, plus outputs."""
-    full = arch.to_dict()
+    full = arch.to_dict(layers=False)
     result = {key: full[key] for key in SUMMARY_KEYS}
     result["params"] = arch.params
     result["macs"] = arch.macs
