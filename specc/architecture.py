@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 
 from specc import __version__
+from specc.blocks.base import kernel_text
 from specc.passes.analyse import Analysis
 from specc.scaling.resolve import ResolvedLayer, ResolvedSpec
 
@@ -46,9 +47,14 @@ class PresetSummary:
 class Endpoint:
     """A feature map a detector would tap: the last trunk module at each reduction."""
 
-    trunk: int  # 0 is the stem, i > 0 is stage i - 1
+    module: str  # "stem", "stem_conv" (before a stem pool), or the last block of a stage
+    stage: int | None  # the stage it ends, None for the stem
     reduction: int
     shape: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return self.module.replace("_", " ") if self.stage is None else f"stage {self.stage}"
 
 
 @dataclass
@@ -82,6 +88,12 @@ class Architecture:
         return shape
 
     @property
+    def classifier_features(self) -> int:
+        """Width of the features the classifier reads (after the hidden layer, if any)."""
+        shape: tuple[int, ...] = self.graph.nodes["dropout"]["shape"]
+        return shape[0]
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         shape: tuple[int, ...] = self.graph.nodes["input"]["shape"]
         return shape
@@ -92,15 +104,19 @@ class Architecture:
         return shape
 
     def endpoints(self) -> list[Endpoint]:
+        """The last trunk module at each reduction > 1: the stem conv (also where a stem
+        pool follows it, as timm's `features_only` taps a ResNet at stride 2), the stem, the
+        stages."""
         r = self.resolved
-        trunk = [("stem", r.stem.reduction)] + [
-            (stage.blocks[-1].name, stage.stride) for stage in r.stages
-        ]
+        trunk: list[tuple[str, int | None, int]] = [("stem", None, r.stem.stride)]
+        if r.stem.pool is not None:
+            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool[1])]
+        trunk += [(stage.blocks[-1].name, stage.index, stage.stride) for stage in r.stages]
         reduction = 1
         last_at: dict[int, Endpoint] = {}
-        for index, (module, stride) in enumerate(trunk):
+        for module, stage, stride in trunk:
             reduction *= stride
-            last_at[reduction] = Endpoint(index, reduction, self.shape_of(module))
+            last_at[reduction] = Endpoint(module, stage, reduction, self.shape_of(module))
         return [last_at[key] for key in sorted(last_at) if key > 1]
 
     def stage_rows(self) -> list[dict[str, Any]]:
@@ -112,10 +128,13 @@ class Architecture:
                     "index": stage.index,
                     "block": stage.kind,
                     "label": stage.label,
-                    "kernel": stage.kernel,
+                    # An int, or timm's notation of a mixed kernel ("3.5.7").
+                    "kernel": stage.kernel
+                    if isinstance(stage.kernel, int)
+                    else kernel_text(stage.kernel),
                     "stride": stage.stride,
                     "expand": stage.options.get("expand"),
-                    "se": stage.options.get("se"),
+                    "se": (stage.options.get("se") or {}).get("ratio"),
                     "in_channels": stage.in_channels,
                     "out_channels": stage.out_channels,
                     "repeats": stage.repeats,
@@ -187,7 +206,7 @@ class Architecture:
             "stages": self.stage_rows(),
             "head": _layer_row(self, r.head) if r.head is not None else None,
             "features": [
-                {"trunk": e.trunk, "reduction": e.reduction, "shape": list(e.shape)}
+                {"module": e.label, "reduction": e.reduction, "shape": list(e.shape)}
                 for e in self.endpoints()
             ],
             "layers": self.layer_rows() if layers else None,

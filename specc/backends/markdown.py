@@ -130,10 +130,7 @@ def _totals(arch: Architecture) -> str:
 
 
 def _features(arch: Architecture) -> str:
-    rows = [
-        [str(e.reduction), "stem" if e.trunk == 0 else f"stage {e.trunk - 1}", shape(list(e.shape))]
-        for e in arch.endpoints()
-    ]
+    rows = [[str(e.reduction), e.label, shape(list(e.shape))] for e in arch.endpoints()]
     text = "## Feature endpoints\n\n`features(x)` returns, for each reduction, the last "
     text += "module at it:\n\n"
     return text + _table(("reduction", "from", "shape"), rows, {"reduction"})

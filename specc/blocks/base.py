@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from specc.spec.types import Activation, Channels, Kernel, Repeats, StrictModel, Stride
 
+KernelSize = int | tuple[int, ...]  # one size, or the sizes of a mixed conv
+
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder
     from specc.spec.schema import Defaults, Scaling
@@ -48,11 +50,20 @@ class ResolvedBlock:
     number: int  # over all blocks of the network, from 0
     in_channels: int
     out_channels: int
-    kernel: int
+    kernel: KernelSize
     stride: int
     activation: str
     drop_path: float
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kernel_text(self) -> str:
+        """3, or 3.5.7 for a mixed conv (timm's notation)."""
+        return kernel_text(self.kernel)
+
+
+def kernel_text(kernel: KernelSize | list[int]) -> str:
+    return ".".join(map(str, kernel)) if isinstance(kernel, tuple | list) else str(kernel)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,10 @@ Argument = tuple[str | None, Any]  # (keyword or None for positional, literal va
 
 
 def shape_arguments(
-    block: ResolvedBlock, *, kernel_default: int | None = None, positional_kernel: bool = False
+    block: ResolvedBlock,
+    *,
+    kernel_default: KernelSize | None = None,
+    positional_kernel: bool = False,
 ) -> list[Argument]:
     """Constructor arguments every kind starts with: in and out channels, the kernel (unless
     it is `kernel_default`) and the stride (unless 1)."""
@@ -83,6 +97,11 @@ def shape_arguments(
     return args
 
 
+def drop_path_argument(block: ResolvedBlock) -> Argument:
+    """`drop_path=dpr[n]`: the network computes every block's rate from `drop_path_rate`."""
+    return ("drop_path", Code(f"dpr[{int(block.number)}]"))
+
+
 @dataclass(frozen=True)
 class LowerContext:
     """What lowering needs beyond the block itself: the spec's defaults."""
@@ -91,11 +110,20 @@ class LowerContext:
 
 
 @dataclass(frozen=True)
+class WidthContext:
+    """What a kind needs to compute its inner widths: the scaling rules, and the channel
+    rule applied to a baseline width (scaled by the width multiplier, then rounded)."""
+
+    rules: Scaling
+    round_width: Callable[[float], int]
+
+
+@dataclass(frozen=True)
 class BlockKind:
     name: str
     schema: type[StageBase]
-    # The kind's own numbers for one block: (stage, in, out, stride, rules) -> extra.
-    resolve: Callable[[StageBase, int, int, int, Scaling], dict[str, Any]]
+    # The kind's own numbers for one block: (stage, in, out, stride, widths) -> extra.
+    resolve: Callable[[StageBase, int, int, int, WidthContext], dict[str, Any]]
     lower: Callable[[GraphBuilder, ResolvedBlock, str, LowerContext], str]
     class_name: str
     template: str
@@ -109,12 +137,12 @@ class BlockKind:
     )
     # A stage's label in tables and comments, e.g. "bottleneck k3".
     describe: Callable[[StageBase], str] = field(
-        default=lambda stage: f"{stage.block} k{stage.kernel}"
+        default=lambda stage: f"{stage.block} k{kernel_text(stage.kernel)}"
     )
 
 
 def no_extra(
-    stage: StageBase, in_channels: int, out_channels: int, stride: int, rules: Scaling
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, widths: WidthContext
 ) -> dict[str, Any]:
     """`resolve` for kinds whose blocks need nothing beyond the common fields."""
     return {}

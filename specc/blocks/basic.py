@@ -17,6 +17,7 @@ from specc.blocks.base import (
     LowerContext,
     ResolvedBlock,
     StageBase,
+    WidthContext,
     shape_arguments,
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
@@ -30,7 +31,6 @@ from specc.blocks.residual import (
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
-    from specc.spec.schema import Scaling
 
 
 class BasicStage(StageBase):
@@ -41,7 +41,7 @@ class BasicStage(StageBase):
 
 
 def _resolve(
-    stage: StageBase, in_channels: int, out_channels: int, stride: int, rules: Scaling
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, widths: WidthContext
 ) -> dict[str, Any]:
     assert isinstance(stage, BasicStage)
     return {"projection": needs_projection(stage.shortcut, in_channels, out_channels, stride)}
@@ -70,7 +70,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
     args = shape_arguments(block, kernel_default=3) + shortcut_arguments(block)
-    return args + padding_argument(nodes, f"{block.name}.conv1.conv", block.kernel)
+    return args + padding_argument(nodes, f"{block.name}.conv1.conv", block.stride, ctx)
 
 
 KIND = BlockKind(

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from specc.blocks.base import (
     Argument,
     BlockKind,
+    Code,
     LowerContext,
     ResolvedBlock,
     StageBase,
     no_extra,
     shape_arguments,
 )
+from specc.blocks.parts import split_channels
 from specc.ir.ops import conv_padding
 
 if TYPE_CHECKING:
@@ -38,33 +40,52 @@ def conv_norm_act(
     scope: Scope,
     *,
     out_channels: int,
-    kernel: int,
+    kernel: int | tuple[int, ...],
     stride: int,
     groups: int,
     activation: str | None,
     ctx: LowerContext,
+    bias: bool = False,
+    norm: bool = True,
 ) -> str:
-    """Lower one conv-norm-(act) layer reading tensor `x`; returns the output node id."""
+    """Lower one conv-norm-(act) layer reading tensor `x`; returns the output node id.
+
+    A tuple `kernel` is a mixed conv (MixConv): the channels are split over the kernels
+    (`specc.blocks.parts.split_channels`), each split convolved with its own kernel, depthwise
+    when `groups` equals the width, dense within its split otherwise (MixNet's split 1x1s).
+    An even kernel is a patchify conv (kernel == stride, no padding).
+    """
     in_channels, size = builder.shape(x)[0], builder.shape(x)[-1]
-    padding = conv_padding(size, kernel, stride, ctx.defaults.padding)
-    norm = ctx.defaults.norm
-    out = builder.add(
-        f"{prefix}.conv",
-        "conv",
-        [x],
-        scope,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel=kernel,
-        stride=stride,
-        groups=groups,
-        padding=padding,
-        bias=False,
-    )
-    out = builder.add(f"{prefix}.bn", "norm", [out], scope, eps=norm.eps, momentum=norm.momentum)
+    mode = ctx.defaults.padding
+    name = f"{prefix}.conv"
+    if isinstance(kernel, tuple):
+        in_splits = split_channels(in_channels, len(kernel))
+        out_splits = split_channels(out_channels, len(kernel))
+        out = builder.add(
+            name, "mixconv", [x], scope, in_channels=in_channels, out_channels=out_channels,
+            kernels=kernel, stride=stride, in_splits=in_splits, out_splits=out_splits,
+            depthwise=groups > 1, bias=bias,
+            paddings=tuple(conv_padding(size, k, stride, mode) for k in kernel),
+        )  # fmt: skip
+    else:
+        padding = (0, 0, 0, 0) if kernel % 2 == 0 else conv_padding(size, kernel, stride, mode)
+        out = builder.add(
+            name, "conv", [x], scope, in_channels=in_channels, out_channels=out_channels,
+            kernel=kernel, stride=stride, groups=groups, padding=padding, bias=bias,
+        )  # fmt: skip
+    if norm:
+        out = norm_layer(builder, f"{prefix}.bn", out, scope, ctx)
     if activation is not None:
         out = builder.add(f"{prefix}.act", "act", [out], scope, fn=activation)
     return out
+
+
+def norm_layer(builder: GraphBuilder, name: str, x: str, scope: Scope, ctx: LowerContext) -> str:
+    """The spec's norm (batch norm, or layer norm over channels) on `x`."""
+    norm = ctx.defaults.norm
+    return builder.add(
+        name, "norm", [x], scope, kind=norm.kind, eps=norm.eps, momentum=norm.momentum
+    )
 
 
 def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContext) -> str:
@@ -84,19 +105,23 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
     )
 
 
-def padding_argument(nodes: Mapping[str, Any], conv: str, kernel: int) -> list[Argument]:
-    """`padding=` for a generated ConvNormAct, only when it differs from kernel // 2."""
-    padding = tuple(nodes[conv]["attrs"]["padding"])
-    if all(p == kernel // 2 for p in padding):
-        return []
-    if len(set(padding)) == 1:
-        return [("padding", padding[0])]
-    return [("padding", padding)]
+def padding_argument(
+    nodes: Mapping[str, Any], conv: str, stride: int, ctx: LowerContext
+) -> list[Argument]:
+    """`padding=` for a generated ConvNormAct where it is not the default kernel // 2:
+    "same" for a strided conv under TF 'same' padding (computed from each input's size, so
+    any input size pads as TensorFlow does), 0 for a patchify conv (even kernel)."""
+    if ctx.defaults.padding == "same" and stride > 1:
+        return [("padding", Code(repr("same")))]
+    kernel = nodes[conv]["attrs"].get("kernel")
+    if isinstance(kernel, int) and kernel % 2 == 0:
+        return [("padding", 0)]
+    return []
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
     args = shape_arguments(block, positional_kernel=True)
-    return args + padding_argument(nodes, f"{block.name}.conv", block.kernel)
+    return args + padding_argument(nodes, f"{block.name}.conv", block.stride, ctx)
 
 
 KIND = BlockKind(

@@ -21,9 +21,9 @@ from specc.blocks.mbconv import (
     describe_expanding,
     expanding_arguments,
     has_residual,
-    lower_squeeze_excite,
     resolve_widths,
 )
+from specc.blocks.parts import lower_squeeze_excite
 from specc.blocks.residual import residual_join
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
         stride=block.stride, groups=1, activation=block.activation, ctx=ctx,
     )  # fmt: skip
     if squeeze:
-        out = lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))
+        out = lower_squeeze_excite(builder, f"{block.name}.se", out, block, scope("se"))
     if projects:
         out = conv_norm_act(
             builder, f"{block.name}.project", out, scope("project"),
@@ -64,7 +64,7 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    return expanding_arguments(block, nodes, f"{block.name}.fused.conv")
+    return expanding_arguments(block, nodes, f"{block.name}.fused.conv", ctx)
 
 
 KIND = BlockKind(

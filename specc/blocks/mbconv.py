@@ -1,74 +1,127 @@
-"""Block kind `mbconv`: the inverted residual block of MobileNetV2 and EfficientNet.
+"""Block kind `mbconv`: the inverted residual block of MobileNetV2/V3, EfficientNet, MixNet
+and FBNet (TF's MBConv, timm's `ir`, torchvision's InvertedResidual).
 
-    x -> [1x1 expand, norm, act]    (only when the expanded width differs from the input)
-      -> k x k depthwise, norm, act (carries the stride)
-      -> [squeeze-excitation]       (global pool, 1x1 reduce, act, 1x1 expand, sigmoid, scale)
+    x -> [1x1 expand, norm, act]    (when the expanded width differs from the input, or
+                                     always with `expand_conv: always`, as timm's `ir`)
+      -> k x k depthwise, norm, act (carries the stride; `kernel: [3, 5, 7]` mixes kernels)
+      -> [squeeze-excitation]       (the SE part: `se`)
       -> 1x1 project, norm          (linear: no activation)
-      -> [drop path, + x]           (residual only when stride is 1 and in == out channels)
+      -> [drop path, + x]           (stride 1, in == out channels and `skip`)
 
-Two widths are derived, each by a spec rule because implementations differ:
-- expanded = in * expand, exact (TF) or rounded like channels (timm, torchvision);
-- squeeze = se * (block input | expanded width), floored (TF, torchvision) or rounded (timm).
+The expanded width is `expand` x the input (or x `expand_in`, timm's `fc`), exact (TF) or
+rounded like channels (timm, torchvision) per `scaling.expansion`; or a stated width
+(`expanded`, as torchvision's MobileNetV3 tables give it) scaled by the channel rule.
+`expand_splits`/`project_splits` split the 1x1 convs into that many dense convs over
+channel groups (MixNet's `a1.1`/`p1.1`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from specc.blocks.base import (
     Argument,
     BlockKind,
+    Code,
+    KernelSize,
     LowerContext,
     ResolvedBlock,
     StageBase,
+    WidthContext,
+    drop_path_argument,
+    kernel_text,
     shape_arguments,
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
+from specc.blocks.parts import (
+    ACTIVATIONS,
+    GATES,
+    SEField,
+    describe_se,
+    lower_squeeze_excite,
+    se_options,
+    squeeze_width,
+)
 from specc.blocks.residual import residual_join
-from specc.scaling.rounding import round_channels, round_squeeze
+from specc.scaling.rounding import round_channels
+from specc.spec.types import Channels, Kernel, MixedKernel
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
-    from specc.spec.schema import Scaling
+
+Splits = Annotated[int, Field(ge=1, le=8, description="dense 1x1 convs over channel groups")]
 
 
 class ExpandingStage(StageBase):
     """Fields of blocks that widen the features inside (mbconv, fused_mbconv)."""
 
     expand: float = Field(1.0, ge=1.0, le=64.0, description="expansion ratio")
-    se: float | None = Field(None, gt=0.0, le=1.0, description="squeeze-excitation ratio")
+    expanded: Channels | None = Field(
+        None, description="stated expanded width (scaled by the channel rule); replaces expand"
+    )
+    expand_in: Channels | None = Field(
+        None, description="the width `expand` multiplies instead of the block input (timm fc)"
+    )
+    se: SEField = None
+    skip: bool = Field(True, description="residual when stride 1 and in == out (TF noskip)")
+
+    @model_validator(mode="after")
+    def _one_width_rule(self) -> ExpandingStage:
+        if self.expanded is not None and "expand" in self.model_fields_set:
+            raise ValueError("give either `expand` (a ratio) or `expanded` (a width), not both")
+        return self
 
 
 class MBConvStage(ExpandingStage):
     """A stage of inverted residual blocks."""
 
     block: Literal["mbconv"]
+    kernel: Kernel | MixedKernel = 3
+    expand_conv: Literal["auto", "always"] = Field(
+        "auto", description="auto: no 1x1 expansion when the width does not change"
+    )
+    expand_splits: Splits = 1
+    project_splits: Splits = 1
+
+
+def expanded_width(stage: ExpandingStage, in_channels: int, widths: WidthContext) -> int:
+    """The expanded width of one block of `stage` reading `in_channels`."""
+    if stage.expanded is not None:
+        return widths.round_width(stage.expanded)
+    base = in_channels if stage.expand_in is None else widths.round_width(stage.expand_in)
+    if widths.rules.expansion == "round_channels":
+        ch = widths.rules.channels
+        return round_channels(base * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min)
+    return int(base * stage.expand)
 
 
 def resolve_widths(
-    stage: StageBase, in_channels: int, out_channels: int, stride: int, rules: Scaling
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, widths: WidthContext
 ) -> dict[str, Any]:
-    """Expanded and squeeze widths of one block (fused_mbconv shares this)."""
+    """Expanded and squeeze widths of one block, its SE and residual (fused_mbconv too)."""
     assert isinstance(stage, ExpandingStage)
-    if rules.expansion == "round_channels":
-        ch = rules.channels
-        expanded = round_channels(
-            in_channels * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min
-        )
-    else:
-        expanded = int(in_channels * stage.expand)
-    squeeze = 0
-    if stage.se is not None:
-        base = in_channels if rules.se.base == "block_in" else expanded
-        squeeze = round_squeeze(base * stage.se, rules.se.rounding, rules.channels.divisor)
-    return {"expand": stage.expand, "se": stage.se, "expanded": expanded, "squeeze": squeeze}
+    expanded = expanded_width(stage, in_channels, widths)
+    extra: dict[str, Any] = {
+        "expand": stage.expand,
+        "expanded": expanded,
+        "squeeze": squeeze_width(stage.se, in_channels, expanded, widths.rules),
+        "residual": stage.skip and stride == 1 and in_channels == out_channels,
+        "expand_conv": getattr(stage, "expand_conv", "auto") == "always",
+        "expand_kernel": _split_kernel(getattr(stage, "expand_splits", 1)),
+        "project_kernel": _split_kernel(getattr(stage, "project_splits", 1)),
+    }
+    return extra | se_options(stage.se)
+
+
+def _split_kernel(splits: int) -> KernelSize:
+    return (1,) * splits if splits > 1 else 1
 
 
 def has_residual(block: ResolvedBlock) -> bool:
-    return block.stride == 1 and block.in_channels == block.out_channels
+    return bool(block.extra["residual"])
 
 
 def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContext) -> str:
@@ -77,23 +130,23 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
     def scope(role: str) -> Scope:
         return Scope("stage", block.stage, block.index, role)
 
-    expanded, squeeze = block.extra["expanded"], block.extra["squeeze"]
-    act = block.activation
+    extra, act = block.extra, block.activation
+    expanded = extra["expanded"]
     out = x
-    if expanded != block.in_channels:
+    if expanded != block.in_channels or extra["expand_conv"]:
         out = conv_norm_act(
-            builder, f"{block.name}.expand", out, scope("expand"),
-            out_channels=expanded, kernel=1, stride=1, groups=1, activation=act, ctx=ctx,
+            builder, f"{block.name}.expand", out, scope("expand"), out_channels=expanded,
+            kernel=extra["expand_kernel"], stride=1, groups=1, activation=act, ctx=ctx,
         )  # fmt: skip
     out = conv_norm_act(
         builder, f"{block.name}.depthwise", out, scope("depthwise"), out_channels=expanded,
         kernel=block.kernel, stride=block.stride, groups=expanded, activation=act, ctx=ctx,
     )  # fmt: skip
-    if squeeze:
-        out = lower_squeeze_excite(builder, f"{block.name}.se", out, squeeze, block, scope("se"))
+    if extra["squeeze"]:
+        out = lower_squeeze_excite(builder, f"{block.name}.se", out, block, scope("se"))
     out = conv_norm_act(
-        builder, f"{block.name}.project", out, scope("project"),
-        out_channels=block.out_channels, kernel=1, stride=1, groups=1, activation=None, ctx=ctx,
+        builder, f"{block.name}.project", out, scope("project"), out_channels=block.out_channels,
+        kernel=extra["project_kernel"], stride=1, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
     if has_residual(block):
         out = residual_join(
@@ -102,46 +155,52 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
     return out
 
 
-def lower_squeeze_excite(
-    builder: GraphBuilder, prefix: str, x: str, squeeze: int, block: ResolvedBlock, scope: Scope
-) -> str:
-    channels = builder.shape(x)[0]
-
-    def conv_1x1(name: str, source: str, cin: int, cout: int) -> str:
-        return builder.add(
-            name, "conv", [source], scope, in_channels=cin, out_channels=cout, kernel=1, stride=1,
-            groups=1, padding=(0, 0, 0, 0), bias=True,
-        )  # fmt: skip
-
-    pooled = builder.add(f"{prefix}.pool", "pool", [x], scope, kind="avg")
-    reduced = conv_1x1(f"{prefix}.reduce", pooled, channels, squeeze)
-    activated = builder.add(f"{prefix}.act", "act", [reduced], scope, fn=block.activation)
-    expanded = conv_1x1(f"{prefix}.expand", activated, squeeze, channels)
-    gate = builder.add(f"{prefix}.gate", "act", [expanded], scope, fn="sigmoid")
-    return builder.add(f"{prefix}.scale", "mul", [x, gate], scope)
-
-
 def expanding_arguments(
-    block: ResolvedBlock, nodes: Mapping[str, Any], spatial_conv: str
+    block: ResolvedBlock, nodes: Mapping[str, Any], spatial_conv: str, ctx: LowerContext
 ) -> list[Argument]:
-    """Constructor arguments of mbconv and fused_mbconv blocks."""
-    widths: list[Argument] = [
-        ("expanded", block.extra["expanded"]),
-        ("squeeze", block.extra["squeeze"]),
+    """Constructor arguments of mbconv and fused_mbconv blocks: each only where it is not
+    the class's default."""
+    extra = block.extra
+    args = [
+        *shape_arguments(block),
+        ("expanded", extra["expanded"]),
+        ("squeeze", extra["squeeze"]),
+        drop_path_argument(block),
     ]
-    args = [*shape_arguments(block), *widths, ("drop_path", block.drop_path)]
-    return args + padding_argument(nodes, spatial_conv, block.kernel)
+    args += padding_argument(nodes, spatial_conv, block.stride, ctx)
+    args += se_arguments(block)
+    if not extra["residual"] and block.stride == 1 and block.in_channels == block.out_channels:
+        args.append(("skip", False))
+    for name in ("expand_kernel", "project_kernel"):
+        if extra.get(name, 1) != 1:
+            args.append((name, extra[name]))
+    if extra.get("expand_conv") and extra["expanded"] == block.in_channels:
+        args.append(("expand_conv", True))
+    return args
+
+
+def se_arguments(block: ResolvedBlock) -> list[Argument]:
+    """`se_act=` and `se_gate=` where the SE differs from the block activation / sigmoid."""
+    extra = block.extra
+    if not extra.get("squeeze"):
+        return []
+    args: list[Argument] = []
+    if extra["se_act"] not in (None, block.activation):
+        args.append(("se_act", Code(ACTIVATIONS[extra["se_act"]])))
+    if extra["se_gate"] != "sigmoid":
+        args.append(("se_gate", Code(GATES[extra["se_gate"]])))
+    return args
 
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
-    return expanding_arguments(block, nodes, f"{block.name}.depthwise.conv")
+    return expanding_arguments(block, nodes, f"{block.name}.depthwise.conv", ctx)
 
 
 def describe_expanding(stage: StageBase) -> str:
-    """'mbconv6 k5 se0.25', 'fused_mbconv4 k3'."""
+    """'mbconv6 k5 se0.25', 'fused_mbconv4 k3', 'mbconv(72) k3.5.7'."""
     assert isinstance(stage, ExpandingStage)
-    se = f" se{stage.se:g}" if stage.se else ""
-    return f"{stage.block}{stage.expand:g} k{stage.kernel}{se}"
+    ratio = f"({stage.expanded})" if stage.expanded is not None else f"{stage.expand:g}"
+    return f"{stage.block}{ratio} k{kernel_text(stage.kernel)}{describe_se(stage.se)}"
 
 
 KIND = BlockKind(

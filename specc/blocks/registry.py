@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specc.blocks import basic, bottleneck, conv, dsconv, fused_mbconv, mbconv
+from specc.blocks import basic, bottleneck, conv, convnext, dsconv, fused_mbconv, mbconv
 from specc.blocks.base import BlockKind
 
 KINDS: dict[str, BlockKind] = {
@@ -14,6 +14,7 @@ KINDS: dict[str, BlockKind] = {
         dsconv.KIND,
         bottleneck.KIND,
         basic.KIND,
+        convnext.KIND,
     )
 }
 

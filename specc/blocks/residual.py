@@ -56,10 +56,11 @@ def lower_shortcut(
 
 
 def shortcut_arguments(block: ResolvedBlock) -> list[Argument]:
-    """`projection=True` and `drop_path=` for ResNet blocks, each only when it applies."""
+    """`projection=True` (only when it applies) and `drop_path=` for ResNet blocks."""
+    from specc.blocks.base import drop_path_argument
+
     args: list[Argument] = []
     if block.extra["projection"]:
         args.append(("projection", True))
-    if block.drop_path:
-        args.append(("drop_path", block.drop_path))
+    args.append(drop_path_argument(block))
     return args

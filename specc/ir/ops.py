@@ -81,6 +81,19 @@ def _conv(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     )
 
 
+def _mixed_conv(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    """A conv split over channel groups with their own kernels (MixConv); every split keeps
+    the same output size, so the output is the first split's size at the full width."""
+    _, height, width = inputs[0]
+    kernel, stride = attrs["kernels"][0], attrs["stride"]
+    left, right, top, bottom = attrs["paddings"][0]
+    return (
+        attrs["out_channels"],
+        conv_output_size(height, kernel, stride, top, bottom),
+        conv_output_size(width, kernel, stride, left, right),
+    )
+
+
 def _max_pool(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     channels, height, width = inputs[0]
     kernel, stride, pad = attrs["kernel"], attrs["stride"], attrs["padding"]
@@ -101,6 +114,35 @@ def _conv_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
         attrs["in_channels"] // attrs["groups"] * attrs["kernel"] ** 2 * attrs["out_channels"]
     )
     return int(per_pixel * max(out[1], 0) * max(out[2], 0))
+
+
+def _mixed_conv_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
+    return sum(cin // groups * kernel**2 * cout for cin, cout, kernel, groups in _splits(attrs)) + (
+        attrs["out_channels"] if attrs["bias"] else 0
+    )
+
+
+def _mixed_conv_macs(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
+    pixels = max(out[1], 0) * max(out[2], 0)
+    return (
+        sum(cin // groups * kernel**2 * cout for cin, cout, kernel, groups in _splits(attrs))
+        * pixels
+    )
+
+
+def _splits(attrs: Attrs) -> list[tuple[int, int, int, int]]:
+    """(in, out, kernel, groups) of each split of a mixed conv."""
+    depthwise = attrs["depthwise"]
+    return [
+        (cin, cout, kernel, cin if depthwise else 1)
+        for cin, cout, kernel in zip(
+            attrs["in_splits"], attrs["out_splits"], attrs["kernels"], strict=True
+        )
+    ]
+
+
+def _channel_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
+    return inputs[0][0]
 
 
 def _norm_params(attrs: Attrs, inputs: Sequence[Shape], out: Shape) -> int:
@@ -133,12 +175,15 @@ OPS: dict[str, Op] = {
     for op in (
         Op("input", _input, _none, _none, arity=0),
         Op("conv", _conv, _conv_params, _conv_macs),
+        Op("mixconv", _mixed_conv, _mixed_conv_params, _mixed_conv_macs),
         Op("norm", _same, _norm_params, _none),
         Op("act", _same, _none, _none),
         Op("pool", _global_pool, _none, _none),
         Op("maxpool", _max_pool, _none, _none),
         # Elementwise product with broadcasting: the SE gate scales the feature map.
         Op("mul", _same, _none, _none, arity=2),
+        # A learned per-channel scale (ConvNeXt's layer scale): C parameters.
+        Op("layer_scale", _same, _channel_params, _none),
         Op("add", _same, _none, _none, arity=2),
         Op("drop_path", _same, _none, _none),
         Op("dropout", _same, _none, _none),

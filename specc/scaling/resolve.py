@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.blocks.base import ResolvedBlock
+from specc.blocks.base import ResolvedBlock, WidthContext
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
 from specc.scaling.rounding import round_channels, round_repeats, round_resolution
@@ -94,8 +94,9 @@ class ResolvedLayer:
     out_channels: int
     kernel: int
     stride: int
-    activation: str
+    activation: str  # "identity" for none
     pool: tuple[int, int, int] | None = None  # max pool kernel, stride, padding
+    bias: bool = False
 
     @property
     def reduction(self) -> int:
@@ -147,6 +148,9 @@ class ResolvedSpec:
     dropout: float
     drop_path: float
     defaults: Defaults
+    pool_norm: bool = False  # the spec's norm on the pooled features
+    hidden: tuple[int, str] | None = None  # (width, activation) of a layer before the classifier
+    drop_path_denominator: int = 1  # block i gets drop_path * i / this
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
     training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
@@ -188,6 +192,9 @@ def resolve(
         _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
 
     total = sum(repeats)
+    schedule = total - 1 if rules.drop_path_schedule == "i_over_n_minus_1" else total
+    denominator = max(schedule, 1)
+    widths_ctx = WidthContext(rules, channels)
     stages: list[ResolvedStage] = []
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
@@ -205,13 +212,13 @@ def resolve(
                     number=number,
                     in_channels=block_in,
                     out_channels=width,
-                    kernel=stage.kernel,
+                    kernel=_kernel(stage.kernel),
                     stride=stride,
                     activation=stage.activation or spec.defaults.activation,
                     # Stochastic depth grows linearly with the block's position in the
-                    # network; 4 decimals keep the generated code readable (training only).
-                    drop_path=round(drop_path * number / total, 4),
-                    extra=kind.resolve(stage, block_in, width, stride, rules),
+                    # network (training only; the module computes it from drop_path_rate).
+                    drop_path=drop_path * number / denominator,
+                    extra=kind.resolve(stage, block_in, width, stride, widths_ctx),
                 )
             )
             number += 1
@@ -221,7 +228,7 @@ def resolve(
                 index=index,
                 kind=kind.name,
                 label=kind.describe(stage),
-                kernel=stage.kernel,
+                kernel=_kernel(stage.kernel),
                 stride=stage.stride,
                 in_channels=in_channels,
                 out_channels=width,
@@ -236,6 +243,13 @@ def resolve(
     if spec.head is not None:
         head_out = _head_channels(spec, mult.width, in_channels, channels)
         head = _layer("head", spec.head, in_channels, head_out, spec)
+    hidden_spec = spec.classifier.hidden
+    hidden = None
+    if hidden_spec is not None:
+        hidden_width = (
+            channels(hidden_spec.channels) if hidden_spec.scaled else hidden_spec.channels
+        )
+        hidden = (hidden_width, hidden_spec.activation or spec.defaults.activation)
 
     return ResolvedSpec(
         name=spec.name,
@@ -253,6 +267,9 @@ def resolve(
         dropout=dropout,
         drop_path=drop_path,
         defaults=spec.defaults,
+        pool_norm=spec.classifier.norm,
+        hidden=hidden,
+        drop_path_denominator=denominator,
         rules=rules.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
         training=spec.training.model_dump(mode="json"),
@@ -363,7 +380,13 @@ def _layer(
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
         pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        bias=layer.bias,
     )
+
+
+def _kernel(kernel: int | list[int]) -> int | tuple[int, ...]:
+    """A stage's kernel as resolved: an int, or a tuple of a mixed conv's sizes."""
+    return tuple(kernel) if isinstance(kernel, list) else kernel
 
 
 def _head_channels(spec: Spec, width: float, last: int, channels: Any) -> int:

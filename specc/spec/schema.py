@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
@@ -22,7 +22,6 @@ from specc.spec.types import (
     Activation,
     Channels,
     ClassName,
-    Kernel,
     Padding,
     Rate,
     SafeName,
@@ -39,9 +38,10 @@ class InputSpec(StrictModel):
 
 
 class Norm(StrictModel):
-    """Batch norm settings in PyTorch terms (TF's momentum 0.99 is PyTorch's 0.01)."""
+    """The norm of every conv-norm-act part: batch norm (momentum in PyTorch terms: TF's
+    0.99 is PyTorch's 0.01) or layer norm over the channels (ConvNeXt; momentum unused)."""
 
-    kind: Literal["batchnorm"] = "batchnorm"
+    kind: Literal["batchnorm", "layernorm"] = "batchnorm"
     eps: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
     momentum: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
 
@@ -57,12 +57,29 @@ class Defaults(StrictModel):
 
 
 class ConvLayer(StrictModel):
-    """A single conv-norm-act layer: the stem, or the head's 1x1 conv."""
+    """A single conv-norm-act layer: the stem, or the head's 1x1 conv.
 
-    kernel: Kernel = 3
-    stride: Stride = 1
+    An even kernel is a patchify conv (ConvNeXt's 4x4 stride 4 stem): legal only with
+    stride equal to the kernel, and unpadded."""
+
+    kernel: Annotated[int, Field(ge=1, le=31)] = 3
+    stride: Annotated[int, Field(ge=1, le=8)] = 1
     channels: Channels
-    activation: Activation | None = None
+    activation: Activation | Literal["identity"] | None = Field(
+        None, description="the spec's default if null; identity for none (ConvNeXt's stem)"
+    )
+    bias: bool = Field(False, description="conv bias (ConvNeXt's stem)")
+
+    @model_validator(mode="after")
+    def _patchify(self) -> ConvLayer:
+        if self.kernel % 2 == 0 and self.kernel != self.stride:
+            raise ValueError(
+                f"an even kernel ({self.kernel}) is a patchify conv and needs stride == kernel, "
+                f"got stride {self.stride}; use an odd kernel for a padded conv"
+            )
+        if self.stride > 2 and self.kernel != self.stride:
+            raise ValueError(f"stride {self.stride} is for patchify convs (kernel == stride)")
+        return self
 
 
 class MaxPool(StrictModel):
@@ -77,8 +94,20 @@ class Stem(ConvLayer):
     pool: MaxPool | None = None
 
 
+class HiddenLayer(StrictModel):
+    """A fully connected layer between pooling and the classifier (MobileNetV3's 1280-wide
+    Linear + hard-swish; timm's and LCNet's 1x1 conv with bias on the pooled map is the same
+    layer, and imports into it)."""
+
+    channels: Channels
+    activation: Activation | None = Field(None, description="the spec's default if null")
+    scaled: bool = Field(True, description="width scaled by the channel rule")
+
+
 class Classifier(StrictModel):
     pool: Literal["avg"] = "avg"
+    norm: bool = Field(False, description="the spec's norm on the pooled features (ConvNeXt)")
+    hidden: HiddenLayer | None = None
     dropout: Rate = 0.0
 
 
@@ -145,6 +174,11 @@ class Scaling(StrictModel):
     se: SERule = SERule()
     dropout: DropoutRule = DropoutRule()
     drop_path: Rate = Field(0.0, description="stochastic depth rate of the last block")
+    drop_path_schedule: Literal["i_over_n", "i_over_n_minus_1"] = Field(
+        "i_over_n",
+        description="block i of N gets drop_path x i / N (TF, timm's EfficientNets) or "
+        "x i / (N - 1) (ConvNeXt: the last block gets the full rate)",
+    )
 
 
 class Preset(StrictModel):

@@ -49,6 +49,9 @@ def _class_name(value: str) -> str:
 
 
 Kernel = Annotated[int, Field(ge=1, le=31), AfterValidator(_odd_kernel)]
+# A mixed conv (MixConv): the channels split over these kernel sizes, e.g. [3, 5, 7].
+MixedKernel = Annotated[list[Kernel], Field(min_length=2, max_length=8)]
+Groups = Annotated[int, Field(ge=1, le=65536)]
 Stride = Literal[1, 2]
 Channels = Annotated[int, Field(ge=1, le=1_000_000)]
 Repeats = Annotated[int, Field(ge=1, le=10_000)]

@@ -56,8 +56,10 @@ def test_mobilenet_v2_head_never_narrower_than_1280():
 def test_stem_pool_and_resnet_endpoints():
     arch = specc.compile(SPECS / "resnet50.yaml")
     assert arch.shape_of("stem") == (64, 56, 56)
-    assert [e.reduction for e in arch.endpoints()] == [4, 8, 16, 32]
-    assert [e.shape[0] for e in arch.endpoints()] == [256, 512, 1024, 2048]
+    # The stem conv's stride-2 map comes first, as timm's features_only gives it.
+    assert [e.reduction for e in arch.endpoints()] == [2, 4, 8, 16, 32]
+    assert [e.shape for e in arch.endpoints()][:2] == [(64, 112, 112), (256, 56, 56)]
+    assert [e.shape[0] for e in arch.endpoints()] == [64, 256, 512, 1024, 2048]
 
 
 def test_forced_identity_shortcut_fails_validation_at_its_stage(tmp_path):

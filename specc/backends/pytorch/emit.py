@@ -24,23 +24,18 @@ from specc import __version__
 from specc.architecture import Architecture
 from specc.backends.pytorch import code
 from specc.blocks.base import Argument, Code, LowerContext, ResolvedBlock
+from specc.blocks.parts import ACTIVATIONS
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.scaling.resolve import ResolvedLayer
 
-ACTIVATIONS = {
-    "relu": "nn.ReLU",
-    "relu6": "nn.ReLU6",
-    "silu": "nn.SiLU",
-    "hardswish": "nn.Hardswish",
-    "gelu": "nn.GELU",
-}
-
 # Support classes defined by the backend itself, for the stem, head and classifier.
 BASE_TEMPLATES = ("conv.py.j2",)
-# Module-level names of model.py besides the classes its templates define.
-MODULE_NAMES = {"Activation", "BN_EPS", "BN_MOMENTUM", "torch", "nn", "annotations"}
-_CLASS = re.compile(r"^class (\w+)", re.MULTILINE)
+# Module-level names of model.py besides the classes and functions its templates define.
+MODULE_NAMES = {
+    "Activation", "BN_EPS", "BN_MOMENTUM", "NORM_EPS", "norm_layer", "torch", "nn", "annotations",
+}  # fmt: skip
+_DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
 
 PARAMETER_NAMES = """\
 Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
@@ -69,13 +64,22 @@ def emit_pytorch(arch: Architecture) -> str:
     r = arch.resolved
     class_name = code.identifier(r.class_name)
     env = _environment()
-    classes = [env.get_template(name).render().rstrip() for name in _class_templates(arch)]
-    taken = MODULE_NAMES | {name for source in classes for name in _CLASS.findall(source)}
+    r_defaults = r.defaults
+    switches = {
+        "mixed_kernels": any(data["op"] == "mixconv" for _, data in arch.graph.nodes(data=True)),
+        "same_padding": r_defaults.padding == "same",
+    }
+    classes = [
+        env.get_template(name).render(**switches).rstrip() for name in _class_templates(arch)
+    ]
+    taken = MODULE_NAMES | {name for source in classes for name in _DEFINED.findall(source)}
     if class_name in taken:
         message = f"class name {class_name!r} clashes with a name model.py defines"
         raise SpecError([Diagnostic(message, Location(r.file), "class_name")])
     ctx = LowerContext(r.defaults)
     endpoints = arch.endpoints()
+    blocks = len(r.blocks)
+    denominator = r.drop_path_denominator
     source = env.get_template("model.py.j2").render(
         title=f"{class_name}, {r.selector.describe()}",
         version=__version__,
@@ -85,11 +89,20 @@ def emit_pytorch(arch: Architecture) -> str:
         rebuild=_rebuild_command(arch),
         input_shape=code.shape(arch.input_shape),
         num_classes=r.num_classes,
+        in_chans=r.in_channels,
+        drop_rate=code.literal(float(r.dropout)),
+        drop_path_rate=code.literal(float(r.drop_path)),
+        blocks=blocks,
+        drop_path_denominator=denominator,
+        drop_path_rule=f"drop_path_rate * i / {denominator}",
+        num_features=arch.classifier_features,
         params=f"{arch.params:,}",
         gmacs=f"{arch.macs / 1e9:.3f}",
         gflops=f"{2 * arch.macs / 1e9:.3f}",
         parameter_names=_parameter_names(arch),
         activation=ACTIVATIONS[r.defaults.activation],
+        norm_kind=r.defaults.norm.kind,
+        norm_title="batch norm" if r.defaults.norm.kind == "batchnorm" else "layer norm",
         bn_eps=code.literal(r.defaults.norm.eps),
         bn_momentum=code.literal(r.defaults.norm.momentum),
         classes=classes,
@@ -100,8 +113,11 @@ def emit_pytorch(arch: Architecture) -> str:
         ),
         has_head=r.head is not None,
         stem_pool=r.stem.pool is not None,
-        stem_endpoint=any(e.trunk == 0 for e in endpoints),
-        feature_stages=code.literal(tuple(e.trunk - 1 for e in endpoints if e.trunk > 0)),
+        pool_norm=r.pool_norm,
+        hidden=r.hidden is not None,
+        stem_endpoint=any(e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints),
+        pool_endpoint=r.stem.pool is not None and any(e.module == "stem" for e in endpoints),
+        feature_stages=code.literal(tuple(e.stage for e in endpoints if e.stage is not None)),
         feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
         feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
         feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
@@ -125,6 +141,8 @@ def _class_templates(arch: Architecture) -> list[str]:
 
     for name in BASE_TEMPLATES:
         need(name)
+    if arch.resolved.defaults.norm.kind == "layernorm":
+        need("layer_norm.py.j2")
     for kind_name in sorted({stage.kind for stage in arch.resolved.stages}):
         kind = KINDS[kind_name]
         for name in kind.requires:
@@ -138,7 +156,9 @@ def _init_lines(arch: Architecture, ctx: LowerContext) -> list[str]:
     nodes = arch.graph.nodes
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
-    lines += code.call(8, "self.stem = ", "ConvNormAct", _layer_args(r.stem, nodes, arch))
+    stem_args = _layer_args(r.stem, nodes, arch)
+    stem_args[0] = "in_chans"
+    lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
     if r.stem.pool is not None:
         kernel, stride, padding = r.stem.pool
         pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
@@ -164,11 +184,13 @@ def _init_lines(arch: Architecture, ctx: LowerContext) -> list[str]:
         lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
         lines += code.call(8, "self.head = ", "ConvNormAct", _layer_args(r.head, nodes, arch))
     features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
-    lines += [
-        "        self.pool = nn.AdaptiveAvgPool2d(1)",
-        f"        self.dropout = nn.Dropout({code.literal(r.dropout)})",
-        f"        self.classifier = nn.Linear({code.literal(features)}, num_classes)",
-    ]
+    lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
+    if r.pool_norm:
+        lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
+    if r.hidden is not None:
+        width, activation = r.hidden
+        linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
+        lines.append(f"        self.hidden = nn.Sequential({linear}, {ACTIVATIONS[activation]}())")
     return lines
 
 
@@ -187,12 +209,16 @@ def _layer_args(layer: ResolvedLayer, nodes: Any, arch: Architecture) -> list[st
         drop_path=0.0,
     )
     args = KINDS["conv"].arguments(block, nodes, LowerContext(arch.resolved.defaults))
+    if layer.bias:
+        args.append(("bias", True))
     return code.arguments(args + _activation_arg(layer.activation, arch))
 
 
 def _activation_arg(activation: str, arch: Architecture) -> list[Argument]:
     if activation == arch.resolved.defaults.activation:
         return []
+    if activation == "identity":
+        return [("act", None)]
     return [("act", Code(ACTIVATIONS[activation]))]
 
 

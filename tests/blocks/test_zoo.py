@@ -1,0 +1,99 @@
+"""The modern ConvNet zoo written as specs: exact parameter counts and the reference's
+logits with the reference's weights imported by structure (BN statistics randomised first,
+eval mode, at the spec's resolution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+timm = pytest.importorskip("timm")
+
+import specc  # noqa: E402
+from specc.runtime.weights import import_weights  # noqa: E402
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+# reference name -> (library, factory kwargs, spec, compile kwargs)
+CASES = {
+    "mobilenet_v3_large": ("torchvision", {}, "mobilenet_v3_large.yaml", {}),
+    "mobilenet_v3_large_075": (
+        "torchvision",
+        {"width_mult": 0.75},
+        "mobilenet_v3_large.yaml",
+        {"preset": "w0_75"},
+    ),
+    "resnext50_32x4d": ("torchvision", {}, "resnext50_32x4d.yaml", {}),
+    "regnet_y_400mf": ("torchvision", {}, "regnet_y_400mf.yaml", {}),
+    "convnext_tiny": ("torchvision", {}, "convnext_tiny.yaml", {}),
+    "mixnet_s": ("timm", {}, "mixnet_s.yaml", {}),
+    "fbnetc_100": ("timm", {}, "fbnetc_100.yaml", {}),
+    **{
+        f"tf_efficientnet_lite{i}": ("timm", {}, "efficientnet_lite.yaml", {"preset": f"lite{i}"})
+        for i in range(5)
+    },
+}
+
+
+def reference_model(name: str):
+    library, kwargs, _, _ = CASES[name]
+    if library == "timm":
+        return timm.create_model(name, pretrained=False, **kwargs)
+    factory = name.removesuffix("_075")
+    return getattr(torchvision.models, factory)(weights=None, **kwargs)
+
+
+def randomised(model):
+    """Random norm statistics and affine terms, so no norm is the identity."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.LayerNorm):
+            shape = module.weight.shape
+            module.weight.data.copy_(torch.rand(shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(shape, generator=generator) - 0.5)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.rand(shape, generator=generator) - 0.5)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+        scale = getattr(module, "layer_scale", getattr(module, "gamma", None))
+        if isinstance(scale, torch.nn.Parameter):  # ConvNeXt's 1e-6 would hide the branch
+            scale.data.copy_(torch.rand(scale.shape, generator=generator) + 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reference_parameter_count(name):
+    _, _, spec, kwargs = CASES[name]
+    arch = specc.compile(SPECS / spec, **kwargs)
+    reference = reference_model(name)
+    assert arch.params == sum(p.numel() for p in reference.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_imported_weights_give_the_reference_logits(name):
+    torch.manual_seed(0)
+    _, _, spec, kwargs = CASES[name]
+    arch = specc.compile(SPECS / spec, **kwargs)
+    reference = randomised(reference_model(name))
+    model = specc.instantiate(arch).eval()
+    import_weights(model, reference.state_dict())
+    x = torch.randn(2, 3, arch.resolved.resolution, arch.resolved.resolution)
+    with torch.no_grad():
+        expected, actual = reference(x), model(x)
+    error = (actual - expected).abs().max() / expected.abs().max()
+    assert error < 1e-5, f"max |diff| / max |ref| = {error:.3g}"
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v3_large", "regnet_y_400mf", "convnext_tiny",
+                                  "mixnet_s", "fbnetc_100", "resnext50_32x4d"])  # fmt: skip
+@pytest.mark.parametrize("phi", [1, 2])
+def test_scaled_members_run_and_match_the_analysis(spec, phi):
+    arch = specc.compile(SPECS / f"{spec}.yaml", phi=phi)
+    model = specc.instantiate(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == arch.params
+    size = arch.resolved.resolution
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, size, size))
+    assert out.shape == (1, arch.resolved.num_classes)
