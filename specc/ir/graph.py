@@ -67,6 +67,6 @@ def infer_shape(op: str, attrs: dict[str, Any], inputs: Sequence[Shape]) -> Shap
     spec = OPS[op]
     if len(inputs) != spec.arity or any(len(s) == 0 for s in inputs):
         return inputs[0] if inputs else ()
-    if op in ("conv", "maxpool") and len(inputs[0]) != 3:
+    if op in ("conv", "mixconv", "maxpool") and len(inputs[0]) != 3:
         return inputs[0]
     return spec.infer(attrs, inputs)

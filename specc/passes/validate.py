@@ -66,6 +66,16 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
         messages += _check_elementwise(op, inputs)
     elif op == "conv":
         messages += _check_grouped("conv", attrs["in_channels"], inputs[0][0], attrs)
+    elif op == "mixconv":
+        if attrs["in_channels"] != inputs[0][0]:
+            messages.append(
+                f"conv expects {attrs['in_channels']} input channels, gets {inputs[0][0]}"
+            )
+        if min(attrs["in_splits"] + attrs["out_splits"]) < 1:
+            messages.append(
+                f"{attrs['in_channels']} in / {attrs['out_channels']} out channels cannot be "
+                f"split over {len(attrs['kernels'])} kernels"
+            )
     elif op == "linear" and attrs["in_features"] != inputs[0][0]:
         messages.append(f"linear expects {attrs['in_features']} features, gets {inputs[0][0]}")
 

@@ -97,3 +97,64 @@ def test_scaled_members_run_and_match_the_analysis(spec, phi):
     with torch.no_grad():
         out = model(torch.randn(1, 3, size, size))
     assert out.shape == (1, arch.resolved.num_classes)
+
+
+@pytest.mark.parametrize("size", [225, 240, 97])
+def test_tf_same_padding_is_right_at_any_input_size(size):
+    """Built at 224 with TF 'same' padding, the module pads as TensorFlow does for whatever
+    size it is fed (timm's tf_ port computes it per input too)."""
+    torch.manual_seed(0)
+    reference = randomised(timm.create_model("tf_efficientnet_b0", pretrained=False))
+    arch = specc.compile(SPECS / "b0.yaml", preset="b0", overrides=["defaults.padding=same"])
+    model = specc.instantiate(arch).eval()
+    import_weights(model, reference.state_dict())
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        expected, actual = reference(x), model(x)
+    assert (actual - expected).abs().max() / expected.abs().max() < 1e-5
+
+
+BAD_FIELDS = {
+    # more kernels than channels to split over them
+    "mixed kernel": (
+        "mixnet_s.yaml", "kernel: [3, 5, 7], stride: 2, expand: 6, channels: 40",
+        "kernel: [3, 5, 7], stride: 2, expanded: 2, channels: 40",
+        "cannot be split over 3 kernels",
+    ),
+    "groups": (
+        "resnet50.yaml", "channels: 256, repeats: 3}", "channels: 256, repeats: 3, groups: 3}",
+        "3 groups do not divide",
+    ),
+    "layer scale": (
+        "convnext_tiny.yaml", "channels: 192, repeats: 3}", "channels: 192, repeats: 3, skip: false}",
+        "cannot have one",
+    ),
+    "even kernel": ("convnext_tiny.yaml", "stride: 4, channels: 96", "stride: 2, channels: 96",
+                    "patchify conv and needs stride == kernel"),
+    "both widths": (
+        "mobilenet_v3_large.yaml", "expanded: 64, channels: 24",
+        "expanded: 64, expand: 4, channels: 24", "either `expand`",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIELDS))
+def test_bad_part_fields_are_located_and_nothing_is_written(tmp_path, case):
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    spec, old, new, message = BAD_FIELDS[case]
+    text = (SPECS / spec).read_text()
+    assert old in text
+    path = tmp_path / "bad.yaml"
+    # Unrounded widths (divisor 1), so that a width can be smaller than the kernel count.
+    path.write_text(text.replace(old, new, 1).replace("divisor: 8,", "divisor: 1,"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(path), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if new in t)
+    assert f"{path}:{line}:" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
