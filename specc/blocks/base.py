@@ -17,9 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from specc.spec.types import Activation, Channels, Kernel, Repeats, StrictModel, Stride
+from pydantic import model_validator
+
+from specc.spec.types import (
+    Activation,
+    Channels,
+    Kernel,
+    MixedKernel,
+    Repeats,
+    StrictModel,
+    Stride,
+)
 
 KernelSize = int | tuple[int, ...]  # one size, or the sizes of a mixed conv
 
@@ -31,12 +41,24 @@ if TYPE_CHECKING:
 class StageBase(StrictModel):
     """Fields every stage has; a block kind's schema adds its own and sets `block`."""
 
+    # Kinds whose spatial conv may mix kernel sizes (a `kernel` list) say so here.
+    mixed_kernels: ClassVar[bool] = False
+
     block: str
-    kernel: Kernel = 3
+    kernel: Kernel | MixedKernel = 3
     stride: Stride = 1
     channels: Channels
     repeats: Repeats = 1
     activation: Activation | None = None
+
+    @model_validator(mode="after")
+    def _kernel_list_allowed(self) -> StageBase:
+        if isinstance(self.kernel, list) and not self.mixed_kernels:
+            raise ValueError(
+                f"a `{self.block}` block takes one kernel size; kernel lists (mixed depthwise "
+                "convs) are for mbconv and dsconv"
+            )
+        return self
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from specc.blocks.conv import conv_norm_act, padding_argument
 from specc.blocks.mbconv import se_arguments
 from specc.blocks.parts import SEField, lower_squeeze_excite, se_options, squeeze_width
 from specc.blocks.residual import residual_join
-from specc.spec.types import Kernel, MixedKernel
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
@@ -41,7 +40,7 @@ class DSConvStage(StageBase):
     """A stage of depthwise-separable convolutions."""
 
     block: Literal["dsconv"]
-    kernel: Kernel | MixedKernel = 3
+    mixed_kernels = True
     se: SEField = None
     pointwise_act: bool = Field(True, description="activation after the 1x1 (MobileNetV1)")
     skip: bool = Field(False, description="residual when stride 1 and in == out (timm ds)")

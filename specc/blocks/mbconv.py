@@ -47,7 +47,7 @@ from specc.blocks.parts import (
 )
 from specc.blocks.residual import residual_join
 from specc.scaling.rounding import round_channels
-from specc.spec.types import Channels, Kernel, MixedKernel
+from specc.spec.types import Channels
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
@@ -79,7 +79,7 @@ class MBConvStage(ExpandingStage):
     """A stage of inverted residual blocks."""
 
     block: Literal["mbconv"]
-    kernel: Kernel | MixedKernel = 3
+    mixed_kernels = True
     expand_conv: Literal["auto", "always"] = Field(
         "auto", description="auto: no 1x1 expansion when the width does not change"
     )

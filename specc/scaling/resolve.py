@@ -108,7 +108,7 @@ class ResolvedStage:
     index: int
     kind: str
     label: str  # e.g. "mbconv6 k5 se0.25"
-    kernel: int
+    kernel: int | tuple[int, ...]
     stride: int
     in_channels: int
     out_channels: int

@@ -126,11 +126,15 @@ BAD_FIELDS = {
         "3 groups do not divide",
     ),
     "layer scale": (
-        "convnext_tiny.yaml", "channels: 192, repeats: 3}", "channels: 192, repeats: 3, skip: false}",
-        "cannot have one",
+        "convnext_tiny.yaml", "channels: 192, repeats: 3}",
+        "channels: 192, repeats: 3, skip: false}", "cannot have one",
     ),
     "even kernel": ("convnext_tiny.yaml", "stride: 4, channels: 96", "stride: 2, channels: 96",
                     "patchify conv and needs stride == kernel"),
+    "kernel list": (
+        "resnet50.yaml", "kernel: 3, stride: 2, channels: 512", "kernel: [3, 5], stride: 2, channels: 512",
+        "takes one kernel size",
+    ),
     "both widths": (
         "mobilenet_v3_large.yaml", "expanded: 64, channels: 24",
         "expanded: 64, expand: 4, channels: 24", "either `expand`",
