@@ -201,7 +201,10 @@ def _describe_rule(key: str, v: Any) -> str:
         case "dropout":
             return "phi builds keep the classifier's dropout; presets state their own."
         case "drop_path":
-            return f"block i of N gets {v} × i / N."
+            return f"stochastic depth of the last block: {v} (see drop_path_schedule)."
+        case "drop_path_schedule":
+            denominator = "(N - 1)" if v == "i_over_n_minus_1" else "N"
+            return f"block i of N gets drop_path × i / {denominator}."
     return ""
 
 

@@ -132,8 +132,8 @@ BAD_FIELDS = {
     "even kernel": ("convnext_tiny.yaml", "stride: 4, channels: 96", "stride: 2, channels: 96",
                     "patchify conv and needs stride == kernel"),
     "kernel list": (
-        "resnet50.yaml", "kernel: 3, stride: 2, channels: 512", "kernel: [3, 5], stride: 2, channels: 512",
-        "takes one kernel size",
+        "resnet50.yaml", "kernel: 3, stride: 2, channels: 512",
+        "kernel: [3, 5], stride: 2, channels: 512", "takes one kernel size",
     ),
     "both widths": (
         "mobilenet_v3_large.yaml", "expanded: 64, channels: 24",
