@@ -16,6 +16,7 @@ import specc  # noqa: E402
 from specc.runtime.weights import import_weights  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
+FAMILY = Path(__file__).resolve().parents[1] / "data" / "zoo"
 
 # reference name -> (library, factory kwargs, spec, compile kwargs)
 CASES = {
@@ -36,6 +37,17 @@ CASES = {
         for i in range(5)
     },
 }
+
+
+# Other members of the same families, written the same way (tests/data/zoo).
+FAMILY_CASES = {
+    "mobilenet_v3_small": ("torchvision", {}, FAMILY / "mobilenet_v3_small.yaml", {}),
+    "regnet_x_400mf": ("torchvision", {}, FAMILY / "regnet_x_400mf.yaml", {}),
+    "convnext_small": ("torchvision", {}, FAMILY / "convnext_small.yaml", {}),
+    "lcnet_100": ("timm", {}, FAMILY / "lcnet_100.yaml", {}),
+    "efficientnet_es": ("timm", {}, FAMILY / "efficientnet_es.yaml", {}),
+}
+CASES.update(FAMILY_CASES)
 
 
 def reference_model(name: str):
