@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
 
 from specc.spec.types import Activation, Channels, Kernel, Repeats, StrictModel, Stride
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder
+    from specc.scaling.arith import Number
     from specc.spec.schema import Defaults, Scaling
 
 
@@ -35,6 +38,14 @@ class StageBase(StrictModel):
     channels: Channels
     repeats: Repeats = 1
     activation: Activation | None = None
+    scale_depth: bool = Field(
+        True, description="false: keep `repeats` under every depth multiplier (TF-lite)"
+    )
+    depth_group: Annotated[str, Field(min_length=1, max_length=64)] | int | None = Field(
+        None,
+        description="consecutive stages with the same group scale their repeats as one "
+        "total, split as timm's _scale_stage_depth (MobileNetV3, MixNet, FBNet stages)",
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class BlockKind:
     parts: str  # the attribute names of the generated class, for the parameter-name docs
     # How the stage's output width scales; kinds whose width derives from an inner width
     # (a bottleneck's output is 4x its 3x3 width) round the inner one instead.
-    channels: Callable[[StageBase, Callable[[float], int]], int] = field(
+    channels: Callable[[StageBase, Callable[[Number], int]], int] = field(
         default=lambda stage, round_width: round_width(stage.channels)
     )
     # A stage's label in tables and comments, e.g. "bottleneck k3".

@@ -12,6 +12,7 @@ multiplier the inner width is rounded and the output is expansion x that, as tor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -35,6 +36,7 @@ from specc.blocks.residual import (
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
+    from specc.scaling.arith import Number
     from specc.spec.schema import Scaling
 
 
@@ -46,9 +48,10 @@ class BottleneckStage(StageBase):
     shortcut: Shortcut = "auto"
 
 
-def _channels(stage: StageBase, round_width: Callable[[float], int]) -> int:
+def _channels(stage: StageBase, round_width: Callable[[Number], int]) -> int:
     assert isinstance(stage, BottleneckStage)
-    return stage.expansion * round_width(stage.channels / stage.expansion)
+    # An exact fraction: float(c / e) under float arithmetic, exact under decimal.
+    return stage.expansion * round_width(Fraction(stage.channels, stage.expansion))
 
 
 def _resolve(

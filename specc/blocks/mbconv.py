@@ -28,7 +28,7 @@ from specc.blocks.base import (
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
 from specc.blocks.residual import residual_join
-from specc.scaling.rounding import round_channels, round_squeeze
+from specc.scaling.rounding import expanded_width, squeeze_width
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
@@ -53,17 +53,10 @@ def resolve_widths(
 ) -> dict[str, Any]:
     """Expanded and squeeze widths of one block (fused_mbconv shares this)."""
     assert isinstance(stage, ExpandingStage)
-    if rules.expansion == "round_channels":
-        ch = rules.channels
-        expanded = round_channels(
-            in_channels * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min
-        )
-    else:
-        expanded = int(in_channels * stage.expand)
+    expanded = expanded_width(in_channels, stage.expand, rules)
     squeeze = 0
     if stage.se is not None:
-        base = in_channels if rules.se.base == "block_in" else expanded
-        squeeze = round_squeeze(base * stage.se, rules.se.rounding, rules.channels.divisor)
+        squeeze = squeeze_width(in_channels, expanded, stage.se, rules)
     return {"expand": stage.expand, "se": stage.se, "expanded": expanded, "squeeze": squeeze}
 
 

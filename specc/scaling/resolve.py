@@ -18,7 +18,9 @@ from typing import Any
 from specc.blocks.base import ResolvedBlock
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
-from specc.scaling.rounding import round_channels, round_repeats, round_resolution
+from specc.scaling.arith import Factor, Number, exact, power, scaled, settle, text, watching
+from specc.scaling.depth import divergence_warnings, stage_repeats
+from specc.scaling.rounding import round_channels, round_resolution
 from specc.spec.load import LoadedSpec
 from specc.spec.schema import ConvLayer, Defaults, Spec
 
@@ -150,6 +152,8 @@ class ResolvedSpec:
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
     training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
+    # Float/exact divergences under `arithmetic: float`, located; show and build print them.
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def blocks(self) -> list[ResolvedBlock]:
@@ -159,9 +163,15 @@ class ResolvedSpec:
 def resolve(
     loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()
 ) -> ResolvedSpec:
-    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results."""
+    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results.
+
+    Under float arithmetic, values that exact arithmetic would round otherwise come back
+    as `ResolvedSpec.warnings` (located, naming the spec field)."""
     spec = loaded.spec
-    mult, resolution, dropout, drop_path = _multipliers(loaded, selector)
+    with watching() as found:
+        scale = _multipliers(loaded, selector)
+    warnings = divergence_warnings(found, loaded, "input")
+    mult, resolution = scale.multipliers, scale.resolution
     problems = _check_finite(loaded, selector, mult)
     if not problems and resolution < 1:
         problems.append(
@@ -176,19 +186,78 @@ def resolve(
         raise SpecError(problems)
     rules = spec.scaling
     ch = rules.channels
+    cap = _channel_cap(spec, selector)
 
-    def channels(base: float) -> int:
-        return round_channels(base, mult.width, ch.divisor, ch.round_limit, ch.min)
+    def channels(base: Number) -> int:
+        return settle(
+            lambda m: round_channels(base, scale.width, ch.divisor, ch.round_limit, ch.min, m),
+            rules.arithmetic,
+            "channels",
+            f"channels {text(base)} x width {text(scale.width)}",
+        )
 
-    stem_out = channels(spec.stem.channels) if rules.stem == "scaled" else spec.stem.channels
-    stem = _layer("stem", spec.stem, spec.input.channels, stem_out, spec)
-    widths = [KINDS[stage.block].channels(stage, channels) for stage in spec.stages]
-    repeats = [round_repeats(stage.repeats, mult.depth, rules.repeats) for stage in spec.stages]
+    def capped(value: int) -> int:
+        return value if cap is None else min(value, cap)
+
+    with watching() as found:
+        stem_out = spec.stem.channels
+        if rules.stem == "scaled":
+            stem_out = channels(capped(spec.stem.channels))
+    warnings += divergence_warnings(found, loaded, "stem")
+    widths = []
+    for index, stage in enumerate(spec.stages):
+        if cap is not None and stage.channels > cap:
+            stage = stage.model_copy(update={"channels": cap})
+        with watching() as found:
+            widths.append(KINDS[stage.block].channels(stage, channels))
+        warnings += divergence_warnings(found, loaded, "stages", index)
+    repeats, depth_warnings = stage_repeats(loaded, scale.depth)
+    warnings += depth_warnings
     if limits is not None:
         _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
 
+    stages, block_warnings = _stages(loaded, stem_out, widths, repeats, scale.drop_path)
+    warnings += block_warnings
+    in_channels = stages[-1].out_channels
+    head = None
+    if spec.head is not None:
+        with watching() as found:
+            head_out = _head_channels(spec, in_channels, capped(spec.head.channels), channels)
+        warnings += divergence_warnings(found, loaded, "head")
+        head = _layer("head", spec.head, in_channels, head_out, spec)
+
+    return ResolvedSpec(
+        name=spec.name,
+        class_name=spec.python_class,
+        file=loaded.file,
+        spec_hash=loaded.hash,
+        selector=selector,
+        multipliers=mult,
+        resolution=resolution,
+        in_channels=spec.input.channels,
+        num_classes=spec.num_classes,
+        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stages=tuple(stages),
+        head=head,
+        dropout=scale.dropout,
+        drop_path=scale.drop_path,
+        defaults=spec.defaults,
+        rules=rules.model_dump(mode="json"),
+        overrides=tuple(loaded.source.overridden.values()),
+        training=spec.training.model_dump(mode="json"),
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _stages(
+    loaded: LoadedSpec, stem_out: int, widths: list[int], repeats: list[int], drop_path: float
+) -> tuple[list[ResolvedStage], list[Diagnostic]]:
+    """Every stage's blocks, with the block kinds' own numbers; and their warnings."""
+    spec = loaded.spec
+    rules = spec.scaling
     total = sum(repeats)
     stages: list[ResolvedStage] = []
+    warnings: list[Diagnostic] = []
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
         kind = KINDS[stage.block]
@@ -196,6 +265,9 @@ def resolve(
         for position in range(count):
             block_in = in_channels if position == 0 else width
             stride = stage.stride if position == 0 else 1
+            with watching() as found:
+                extra = kind.resolve(stage, block_in, width, stride, rules)
+            warnings += divergence_warnings(found, loaded, "stages", index)
             blocks.append(
                 ResolvedBlock(
                     kind=kind.name,
@@ -211,11 +283,13 @@ def resolve(
                     # Stochastic depth grows linearly with the block's position in the
                     # network; 4 decimals keep the generated code readable (training only).
                     drop_path=round(drop_path * number / total, 4),
-                    extra=kind.resolve(stage, block_in, width, stride, rules),
+                    extra=extra,
                 )
             )
             number += 1
-        options = stage.model_dump(exclude={"block", "kernel", "stride", "channels", "repeats"})
+        options = stage.model_dump(
+            exclude={"block", "kernel", "stride", "channels", "repeats", *_DEPTH_FIELDS}
+        )
         stages.append(
             ResolvedStage(
                 index=index,
@@ -231,35 +305,34 @@ def resolve(
             )
         )
         in_channels = width
-
-    head = None
-    if spec.head is not None:
-        head_out = _head_channels(spec, mult.width, in_channels, channels)
-        head = _layer("head", spec.head, in_channels, head_out, spec)
-
-    return ResolvedSpec(
-        name=spec.name,
-        class_name=spec.python_class,
-        file=loaded.file,
-        spec_hash=loaded.hash,
-        selector=selector,
-        multipliers=mult,
-        resolution=resolution,
-        in_channels=spec.input.channels,
-        num_classes=spec.num_classes,
-        stem=stem,
-        stages=tuple(stages),
-        head=head,
-        dropout=dropout,
-        drop_path=drop_path,
-        defaults=spec.defaults,
-        rules=rules.model_dump(mode="json"),
-        overrides=tuple(loaded.source.overridden.values()),
-        training=spec.training.model_dump(mode="json"),
-    )
+    return stages, warnings
 
 
-def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, int, float, float]:
+_DEPTH_FIELDS = ("scale_depth", "depth_group")  # consumed by depth scaling
+
+
+def _channel_cap(spec: Spec, selector: Selector) -> int | None:
+    if selector.preset is not None:
+        preset = spec.presets[selector.preset]
+        if preset.max_channels is not None:
+            return preset.max_channels
+    return spec.scaling.channels.max_channels
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """The selector's multipliers (as floats for display and as Factors for rounding), the
+    resolution, dropout and drop-path rate."""
+
+    multipliers: Multipliers
+    depth: Factor
+    width: Factor
+    resolution: int
+    dropout: float
+    drop_path: float
+
+
+def _multipliers(loaded: LoadedSpec, selector: Selector) -> _Scale:
     spec = loaded.spec
     base = spec.input.resolution
     if selector.preset is not None:
@@ -269,30 +342,28 @@ def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, i
         dropout = spec.classifier.dropout if preset.dropout is None else preset.dropout
         drop_path = spec.scaling.drop_path if preset.drop_path is None else preset.drop_path
         mult = Multipliers(preset.depth, preset.width, preset.resolution / base)
-        return mult, preset.resolution, dropout, drop_path
+        depth, width = (Factor(v, exact(v)) for v in (preset.depth, preset.width))
+        return _Scale(mult, depth, width, preset.resolution, dropout, drop_path)
 
     phi = selector.phi_value
     coeff = spec.scaling.coefficients
-    mult = Multipliers(
-        _power(coeff.depth, phi), _power(coeff.width, phi), _power(coeff.resolution, phi)
-    )
+    depth, width, gamma = (power(c, phi) for c in (coeff.depth, coeff.width, coeff.resolution))
+    mult = Multipliers(depth.value, width.value, gamma.value)
     rounding = spec.scaling.resolution
     resolution = base
     if math.isfinite(mult.resolution) and base * mult.resolution < 1e9:
-        resolution = round_resolution(base * mult.resolution, rounding.multiple, rounding.mode)
+        resolution = settle(
+            lambda m: round_resolution(scaled(base, gamma, m), rounding.multiple, rounding.mode),
+            spec.scaling.arithmetic,
+            "resolution",
+            f"resolution {base} x {text(gamma)}",
+        )
     dropout = spec.classifier.dropout
     if spec.scaling.dropout.rule == "linear":
         rule = spec.scaling.dropout
         # Rounded so that 0.2 - 0.05 prints as 0.15, not 0.15000000000000002.
         dropout = round(min(max(dropout + rule.per_phi * phi, 0.0), rule.max), 6)
-    return mult, resolution, dropout, spec.scaling.drop_path
-
-
-def _power(base: float, exponent: float) -> float:
-    try:
-        return float(base**exponent)
-    except OverflowError:
-        return math.inf
+    return _Scale(mult, depth, width, resolution, dropout, spec.scaling.drop_path)
 
 
 def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
@@ -366,12 +437,12 @@ def _layer(
     )
 
 
-def _head_channels(spec: Spec, width: float, last: int, channels: Any) -> int:
+def _head_channels(spec: Spec, last: int, capped: int, channels: Any) -> int:
     assert spec.head is not None
     rule = spec.scaling.head
     if rule.rule == "fixed":
         return spec.head.channels
     if rule.rule == "multiple_of_last":
         return rule.factor * last
-    result: int = channels(spec.head.channels)
+    result: int = channels(capped)
     return max(result, spec.head.channels) if rule.at_least_base else result
