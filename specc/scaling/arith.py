@@ -58,7 +58,7 @@ def power(base: float, exponent: float) -> Factor:
         value = float(base**exponent)
     except OverflowError:
         return Factor(math.inf, 0)
-    if exponent.is_integer() and abs(exponent) <= 64:
+    if float(exponent).is_integer() and abs(exponent) <= 64:
         return Factor(value, exact(base) ** int(exponent))
     return Factor(value, exact(value) if math.isfinite(value) else 0)
 
