@@ -4,6 +4,7 @@ stages exempt from depth scaling, the channel cap, float against decimal arithme
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -239,3 +240,17 @@ def test_max_channels_caps_the_stem_stages_and_a_scaled_head(b0):
     assert resolved.stem.out_channels == 48  # 32 x 1.4, under the cap
     assert [s.out_channels for s in resolved.stages][-3:] == [160, 224, 224]  # 112, 192, 320
     assert resolved.head is not None and resolved.head.out_channels == 224  # 1280 capped
+
+
+SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_every_shipped_spec_resolves_alike_in_both_arithmetics_without_warnings(path):
+    floated, exact = specc.load(path), specc.load(path, ["scaling.arithmetic=decimal"])
+    selectors = [Selector(preset=name) for name in floated.spec.presets]
+    selectors += [Selector(phi=phi) for phi in range(-1, 9)]
+    for selector in selectors:
+        a, b = resolve(floated, selector, None), resolve(exact, selector, None)
+        assert a.warnings == (), selector.label
+        assert (a.stem, a.stages, a.head, a.resolution) == (b.stem, b.stages, b.head, b.resolution)
