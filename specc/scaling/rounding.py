@@ -105,12 +105,14 @@ def round_resolution(resolution: Scalar, multiple: int, mode: str) -> int:
 
 
 def round_squeeze(channels: Scalar, mode: str, divisor: int, arithmetic: Mode = "float") -> int:
-    """Width of a squeeze-excitation bottleneck: floor (TF, torchvision), round (timm),
-    or the channel divisor rule."""
+    """Width of a squeeze-excitation bottleneck: floor (TF, torchvision), round (halves
+    up), round_half_even (timm's SqueezeExcite: Python's round) or the channel divisor rule."""
     if mode == "floor":
         value = floor(channels)
     elif mode == "round":
         value = round_half_up(channels)
+    elif mode == "round_half_even":
+        value = round_half_even(channels)
     else:
         value = round_channels(channels, 1, divisor, 0.9, None, arithmetic)
     return max(1, value)

@@ -124,7 +124,11 @@ class SERule(StrictModel):
     base: Literal["block_in", "expanded"] = Field(
         "block_in", description="which width the SE ratio applies to"
     )
-    rounding: Literal["floor", "round", "divisor"] = "floor"
+    rounding: Literal["floor", "round", "round_half_even", "divisor"] = Field(
+        "floor",
+        description="floor (TF, torchvision); round: halves up; round_half_even: Python's "
+        "round (timm's SqueezeExcite); divisor: like channels",
+    )
 
 
 class DropoutRule(StrictModel):
