@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainValidator, WithJsonSchema
 
 from specc.spec.types import Activation, Channels, Kernel, Repeats, StrictModel, Stride
 
@@ -27,6 +27,22 @@ if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder
     from specc.scaling.arith import Number
     from specc.spec.schema import Defaults, Scaling
+
+
+def _depth_group(value: object) -> str | int:
+    # One message for both accepted types, not one per member of a union.
+    if isinstance(value, str) and 1 <= len(value) <= 64:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"a depth group is a name (1-64 characters) or an integer, got {value!r}")
+
+
+DepthGroup = Annotated[
+    str | int,
+    PlainValidator(_depth_group),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 64}, {"type": "integer"}]}),
+]
 
 
 class StageBase(StrictModel):
@@ -41,7 +57,7 @@ class StageBase(StrictModel):
     scale_depth: bool = Field(
         True, description="false: keep `repeats` under every depth multiplier (TF-lite)"
     )
-    depth_group: Annotated[str, Field(min_length=1, max_length=64)] | int | None = Field(
+    depth_group: DepthGroup | None = Field(
         None,
         description="consecutive stages with the same group scale their repeats as one "
         "total, split as timm's _scale_stage_depth (MobileNetV3, MixNet, FBNet stages)",

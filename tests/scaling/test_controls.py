@@ -254,3 +254,46 @@ def test_every_shipped_spec_resolves_alike_in_both_arithmetics_without_warnings(
         a, b = resolve(floated, selector, None), resolve(exact, selector, None)
         assert a.warnings == (), selector.label
         assert (a.stem, a.stages, a.head, a.resolution) == (b.stem, b.stages, b.head, b.resolution)
+
+
+STAGE_2 = "channels: 40, repeats: 2, se: 0.25}"
+STAGE_3 = "channels: 80, repeats: 3,"
+STAGE_5 = "channels: 192, repeats: 4,"
+BAD = {
+    "unknown repeats rule": [("repeats: ceil", "repeats: round_even")],
+    "unknown arithmetic": [("repeats: ceil", "repeats: ceil\n  arithmetic: binary")],
+    "zero cap": [("round_limit: 0.9", "round_limit: 0.9\n    max_channels: 0")],
+    "preset cap": [("b1: {width: 1.0,", "b1: {max_channels: -8, width: 1.0,")],
+    "group list": [("channels: 24, repeats: 2,", "channels: 24, repeats: 2, depth_group: [1],")],
+    "group bool": [("channels: 24, repeats: 2,", "channels: 24, repeats: 2, depth_group: true,")],
+    "scale_depth text": [
+        ("channels: 16, repeats: 1,", "channels: 16, repeats: 1, scale_depth: x,")
+    ],
+    "interrupted group": [  # stages 2 and 3 form group a; stage 5 joins it again
+        (STAGE_2, STAGE_2.replace("}", ", depth_group: a}")),
+        (STAGE_3, STAGE_3 + " depth_group: a,"),
+        (STAGE_5, STAGE_5 + " depth_group: a,"),
+    ],
+}
+WHERE = {
+    "unknown repeats rule": "scaling.repeats",
+    "unknown arithmetic": "scaling.arithmetic",
+    "zero cap": "scaling.channels.max_channels",
+    "preset cap": "presets.b1.max_channels",
+    "group list": "stages[1].depth_group",
+    "group bool": "stages[1].depth_group",
+    "scale_depth text": "stages[0].scale_depth",
+    "interrupted group": "stages[5].depth_group",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_scaling_controls_are_located_errors_and_nothing_is_written(case, write_spec, tmp_path):
+    spec, path = write_spec(*BAD[case]), WHERE[case]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(spec), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    pattern = rf"^error: {re.escape(str(spec))}:\d+:\d+: {re.escape(path)}: "
+    assert re.search(pattern, result.output, re.MULTILINE), result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
