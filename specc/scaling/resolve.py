@@ -18,10 +18,11 @@ from typing import Any
 from specc.blocks.base import ResolvedBlock
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
-from specc.scaling.arith import Factor, Number, exact, power, scaled, settle, text, watching
+from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
 from specc.scaling.depth import divergence_warnings, stage_repeats
-from specc.scaling.rounding import round_channels, round_resolution
+from specc.scaling.rounding import round_resolution
 from specc.scaling.selector import Selector as Selector  # re-exported: specc imports it here
+from specc.scaling.widths import Widths
 from specc.spec.load import LoadedSpec
 from specc.spec.schema import ConvLayer, Defaults, Spec
 
@@ -121,59 +122,20 @@ def resolve(
         scale = _multipliers(loaded, selector)
     warnings = divergence_warnings(found, loaded, "input")
     mult, resolution = scale.multipliers, scale.resolution
-    problems = _check_finite(loaded, selector, mult)
-    if not problems and resolution < 1:
-        problems.append(
-            Diagnostic(
-                f"{selector.describe()} gives input resolution {resolution} "
-                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
-                loaded.locate("input", "resolution"),
-                "input.resolution",
-            )
-        )
-    if problems:
-        raise SpecError(problems)
-    rules = spec.scaling
-    ch = rules.channels
-    cap = _channel_cap(spec, selector)
-
-    def channels(base: Number) -> int:
-        return settle(
-            lambda m: round_channels(base, scale.width, ch.divisor, ch.round_limit, ch.min, m),
-            rules.arithmetic,
-            "channels",
-            f"channels {text(base)} x width {text(scale.width)}",
-        )
-
-    def capped(value: int) -> int:
-        return value if cap is None else min(value, cap)
-
-    with watching() as found:
-        stem_out = spec.stem.channels
-        if rules.stem == "scaled":
-            stem_out = channels(capped(spec.stem.channels))
-    warnings += divergence_warnings(found, loaded, "stem")
-    widths = []
-    for index, stage in enumerate(spec.stages):
-        if cap is not None and stage.channels > cap:
-            stage = stage.model_copy(update={"channels": cap})
-        with watching() as found:
-            widths.append(KINDS[stage.block].channels(stage, channels))
-        warnings += divergence_warnings(found, loaded, "stages", index)
+    _check_scale(loaded, selector, mult, resolution)
+    widths = Widths(loaded, selector, scale.width)
+    stem_out = widths.stem()
+    outs = [widths.stage(index) for index in range(len(spec.stages))]
     repeats, depth_warnings = stage_repeats(loaded, scale.depth)
-    warnings += depth_warnings
     if limits is not None:
-        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
+        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *outs]), resolution)
 
-    stages, block_warnings = _stages(loaded, stem_out, widths, repeats, scale.drop_path)
-    warnings += block_warnings
-    in_channels = stages[-1].out_channels
+    stages, block_warnings = _stages(loaded, stem_out, outs, repeats, scale.drop_path)
+    last = stages[-1].out_channels
     head = None
     if spec.head is not None:
-        with watching() as found:
-            head_out = _head_channels(spec, in_channels, capped(spec.head.channels), channels)
-        warnings += divergence_warnings(found, loaded, "head")
-        head = _layer("head", spec.head, in_channels, head_out, spec)
+        head = _layer("head", spec.head, last, widths.head(last), spec)
+    warnings += widths.warnings + depth_warnings + block_warnings
 
     return ResolvedSpec(
         name=spec.name,
@@ -191,7 +153,7 @@ def resolve(
         dropout=scale.dropout,
         drop_path=scale.drop_path,
         defaults=spec.defaults,
-        rules=rules.model_dump(mode="json"),
+        rules=spec.scaling.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
         training=spec.training.model_dump(mode="json"),
         warnings=tuple(dict.fromkeys(warnings)),
@@ -260,14 +222,6 @@ def _stages(
 _DEPTH_FIELDS = ("scale_depth", "depth_group")  # consumed by depth scaling
 
 
-def _channel_cap(spec: Spec, selector: Selector) -> int | None:
-    if selector.preset is not None:
-        preset = spec.presets[selector.preset]
-        if preset.max_channels is not None:
-            return preset.max_channels
-    return spec.scaling.channels.max_channels
-
-
 @dataclass(frozen=True)
 class _Scale:
     """The selector's multipliers (as floats for display and as Factors for rounding), the
@@ -324,6 +278,23 @@ def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
         "presets",
         did_you_mean(name, known),
     )
+
+
+def _check_scale(
+    loaded: LoadedSpec, selector: Selector, mult: Multipliers, resolution: int
+) -> None:
+    problems = _check_finite(loaded, selector, mult)
+    if not problems and resolution < 1:
+        problems.append(
+            Diagnostic(
+                f"{selector.describe()} gives input resolution {resolution} "
+                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
+                loaded.locate("input", "resolution"),
+                "input.resolution",
+            )
+        )
+    if problems:
+        raise SpecError(problems)
 
 
 def _check_finite(loaded: LoadedSpec, selector: Selector, mult: Multipliers) -> list[Diagnostic]:
@@ -384,14 +355,3 @@ def _layer(
         activation=layer.activation or spec.defaults.activation,
         pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
     )
-
-
-def _head_channels(spec: Spec, last: int, capped: int, channels: Any) -> int:
-    assert spec.head is not None
-    rule = spec.scaling.head
-    if rule.rule == "fixed":
-        return spec.head.channels
-    if rule.rule == "multiple_of_last":
-        return rule.factor * last
-    result: int = channels(capped)
-    return max(result, spec.head.channels) if rule.at_least_base else result
