@@ -7,6 +7,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specc.scaling.arith import exact, power, scaled, settle, watching
 from specc.scaling.rounding import distribute_repeats, round_channels, round_repeats
@@ -107,3 +109,13 @@ def test_settle_records_divergences_only_when_watched_under_float():
         assert settle(expanded, "decimal", "expand", "200 x 2.3") == 460
         assert settle(lambda m: math.floor(scaled(200, 2.5, m)), "float", "expand", "") == 500
     assert [(d.field, d.float_result, d.exact_result) for d in found] == [("expand", 459, 460)]
+
+
+@given(
+    repeats=st.lists(st.integers(1, 8), min_size=1, max_size=5),
+    depth=st.floats(0.05, 6.0, allow_nan=False),
+    rule=st.sampled_from([("ceil", "ceil"), ("round_half_even", "round")]),
+)
+@settings(max_examples=300, deadline=None)
+def test_depth_group_split_matches_timm_for_any_group_and_multiplier(repeats, depth, rule):
+    assert distribute_repeats(repeats, depth, rule[0]) == _timm_split(repeats, depth, rule[1])
