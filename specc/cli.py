@@ -85,7 +85,10 @@ def _compile(
             raise click.BadParameter(f"{text!r}: expected PATH=VALUE", param_hint="--set")
     from specc import api
 
-    return api.compile(spec, phi=phi, preset=preset, overrides=overrides, allow_large=allow_large)
+    arch = api.compile(spec, phi=phi, preset=preset, overrides=overrides, allow_large=allow_large)
+    for warning in arch.resolved.warnings:  # float/exact divergences (scaling.arithmetic)
+        click.echo(f"warning: {warning}", err=True)
+    return arch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

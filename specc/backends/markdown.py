@@ -177,12 +177,24 @@ def _describe_rule(key: str, v: Any) -> str:
             return "α, β, γ: depth α^φ, width β^φ, resolution base × γ^φ."
         case "channels":
             minimum = v.get("min") or v.get("divisor")
+            cap = v.get("max_channels")
             return (
                 f"nearest multiple of {v.get('divisor')}, at least {minimum}; one more "
                 f"multiple when rounding keeps less than {v.get('round_limit')} of the width."
+                + (f" Widths capped at {cap} before the multiplier." if cap else "")
             )
         case "repeats":
-            return "ceil(repeats × depth)." if v == "ceil" else "round(repeats × depth), ≥ 1."
+            return {
+                "ceil": "ceil(repeats × depth).",
+                "round": "round(repeats × depth), halves up, ≥ 1.",
+                "round_half_even": "round(repeats × depth), halves to even, ≥ 1.",
+            }.get(v, "")
+        case "arithmetic":
+            return (
+                "binary floating point, as TF, timm and torchvision."
+                if v == "float"
+                else "exact on the numbers as written."
+            )
         case "resolution":
             return f"{v.get('mode')} multiple of {v.get('multiple')} px."
         case "stem":

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 
 from specc.spec.types import (
     Activation,
@@ -35,7 +35,24 @@ KernelSize = int | tuple[int, ...]  # one size, or the sizes of a mixed conv
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder
+    from specc.scaling.arith import Number
     from specc.spec.schema import Defaults, Scaling
+
+
+def _depth_group(value: object) -> str | int:
+    # One message for both accepted types, not one per member of a union.
+    if isinstance(value, str) and 1 <= len(value) <= 64:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"a depth group is a name (1-64 characters) or an integer, got {value!r}")
+
+
+DepthGroup = Annotated[
+    str | int,
+    PlainValidator(_depth_group),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 64}, {"type": "integer"}]}),
+]
 
 
 class StageBase(StrictModel):
@@ -50,6 +67,14 @@ class StageBase(StrictModel):
     channels: Channels
     repeats: Repeats = 1
     activation: Activation | None = None
+    scale_depth: bool = Field(
+        True, description="false: keep `repeats` under every depth multiplier (TF-lite)"
+    )
+    depth_group: DepthGroup | None = Field(
+        None,
+        description="consecutive stages with the same group scale their repeats as one "
+        "total, split as timm's _scale_stage_depth (MobileNetV3, MixNet, FBNet stages)",
+    )
 
     @model_validator(mode="after")
     def _kernel_list_allowed(self) -> StageBase:
@@ -154,7 +179,7 @@ class BlockKind:
     parts: str  # the attribute names of the generated class, for the parameter-name docs
     # How the stage's output width scales; kinds whose width derives from an inner width
     # (a bottleneck's output is 4x its 3x3 width) round the inner one instead.
-    channels: Callable[[StageBase, Callable[[float], int]], int] = field(
+    channels: Callable[[StageBase, Callable[[Number], int]], int] = field(
         default=lambda stage, round_width: round_width(stage.channels)
     )
     # A stage's label in tables and comments, e.g. "bottleneck k3".

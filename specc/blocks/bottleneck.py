@@ -18,6 +18,7 @@ forced either way.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -51,6 +52,7 @@ from specc.spec.types import Channels, Groups
 
 if TYPE_CHECKING:
     from specc.ir.graph import GraphBuilder, Scope
+    from specc.scaling.arith import Number
 
 
 class BottleneckStage(StageBase):
@@ -77,9 +79,10 @@ class BottleneckStage(StageBase):
         return self
 
 
-def _channels(stage: StageBase, round_width: Callable[[float], int]) -> int:
+def _channels(stage: StageBase, round_width: Callable[[Number], int]) -> int:
     assert isinstance(stage, BottleneckStage)
-    return stage.expansion * round_width(stage.channels / stage.expansion)
+    # An exact fraction: float(c / e) under float arithmetic, exact under decimal.
+    return stage.expansion * round_width(Fraction(stage.channels, stage.expansion))
 
 
 def inner_width(stage: BottleneckStage, out_channels: int) -> tuple[int, int]:

@@ -112,7 +112,7 @@ def padding_argument(
     "same" for a strided conv under TF 'same' padding (computed from each input's size, so
     any input size pads as TensorFlow does), 0 for a patchify conv (even kernel)."""
     if ctx.defaults.padding == "same" and stride > 1:
-        return [("padding", Code(repr("same")))]
+        return [("padding", Code('"same"'))]
     kernel = nodes[conv]["attrs"].get("kernel")
     if isinstance(kernel, int) and kernel % 2 == 0:
         return [("padding", 0)]

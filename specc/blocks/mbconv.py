@@ -46,7 +46,7 @@ from specc.blocks.parts import (
     squeeze_width,
 )
 from specc.blocks.residual import residual_join
-from specc.scaling.rounding import round_channels
+from specc.scaling import rounding
 from specc.spec.types import Channels
 
 if TYPE_CHECKING:
@@ -92,10 +92,7 @@ def expanded_width(stage: ExpandingStage, in_channels: int, widths: WidthContext
     if stage.expanded is not None:
         return widths.round_width(stage.expanded)
     base = in_channels if stage.expand_in is None else widths.round_width(stage.expand_in)
-    if widths.rules.expansion == "round_channels":
-        ch = widths.rules.channels
-        return round_channels(base * stage.expand, 1.0, ch.divisor, ch.round_limit, ch.min)
-    return int(base * stage.expand)
+    return rounding.expanded_width(base, stage.expand, widths.rules)
 
 
 def resolve_widths(

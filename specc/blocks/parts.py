@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from specc.scaling.rounding import round_squeeze
+from specc.scaling import rounding
 from specc.spec.types import Activation, StrictModel
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class SqueezeExcite(StrictModel):
 
     ratio: Annotated[float, Field(gt=0.0, le=1.0, description="squeeze width / base width")]
     base: Literal["block_in", "expanded"] | None = None
-    rounding: Literal["floor", "round", "divisor"] | None = None
+    rounding: Literal["floor", "round", "round_half_even", "divisor"] | None = None
     activation: Activation | None = Field(None, description="inside the SE; the block's if null")
     gate: Gate = "sigmoid"
 
@@ -76,9 +76,8 @@ def squeeze_width(se: SqueezeExcite | None, block_in: int, expanded: int, rules:
     if se is None:
         return 0
     base = se.base or rules.se.base
-    rounding = se.rounding or rules.se.rounding
     width = block_in if base == "block_in" else expanded
-    return round_squeeze(width * se.ratio, rounding, rules.channels.divisor)
+    return rounding.squeeze_width(width, se.ratio, se.rounding or rules.se.rounding, rules)
 
 
 def se_options(se: SqueezeExcite | None) -> dict[str, Any]:

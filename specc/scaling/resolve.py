@@ -18,61 +18,13 @@ from typing import Any
 from specc.blocks.base import ResolvedBlock, WidthContext
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
-from specc.scaling.rounding import round_channels, round_repeats, round_resolution
+from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
+from specc.scaling.depth import divergence_warnings, stage_repeats
+from specc.scaling.rounding import round_resolution
+from specc.scaling.selector import Selector as Selector  # re-exported: specc imports it here
+from specc.scaling.widths import Widths
 from specc.spec.load import LoadedSpec
 from specc.spec.schema import ConvLayer, Defaults, Spec
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Which member of the family to build: compound scaling with `phi`, or a preset."""
-
-    phi: float | None = None
-    preset: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.phi is not None and self.preset is not None:
-            raise ValueError("phi and preset exclude each other")
-        if self.phi is not None and not math.isfinite(self.phi):
-            raise ValueError(f"phi must be a finite number, got {self.phi}")
-
-    @property
-    def is_preset(self) -> bool:
-        return self.preset is not None
-
-    @property
-    def phi_value(self) -> float:
-        return 0.0 if self.phi is None else float(self.phi)
-
-    @property
-    def label(self) -> str:
-        """Filesystem-safe and unambiguous: phi6, phi0p5, phim1, phi1em05, b6."""
-        if self.preset is not None:
-            return self.preset
-        return "phi" + self.phi_text.replace("-", "m").replace(".", "p").replace("+", "")
-
-    @property
-    def phi_text(self) -> str:
-        """phi as the shortest text that reads back to the same float: 6, 0.5, -1, 1e-05."""
-        return repr(self.phi_value).removesuffix(".0")
-
-    def describe(self) -> str:
-        return f"preset {self.preset}" if self.preset is not None else f"phi = {self.phi_text}"
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.preset is not None:
-            return {"mode": "preset", "preset": self.preset, "label": self.label}
-        return {"mode": "phi", "phi": self.phi_value, "label": self.label}
-
-    @classmethod
-    def parse(cls, text: str) -> Selector:
-        """'phi=6', 'preset=b6' (used where a selector is written inline)."""
-        key, _, value = text.partition("=")
-        if key == "phi":
-            return cls(phi=float(value))
-        if key == "preset" and value:
-            return cls(preset=value)
-        raise ValueError(f"expected phi=NUMBER or preset=NAME, got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +106,8 @@ class ResolvedSpec:
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
     training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
+    # Float/exact divergences under `arithmetic: float`, located; show and build print them.
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def blocks(self) -> list[ResolvedBlock]:
@@ -163,39 +117,75 @@ class ResolvedSpec:
 def resolve(
     loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()
 ) -> ResolvedSpec:
-    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results."""
+    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results.
+
+    Under float arithmetic, values that exact arithmetic would round otherwise come back
+    as `ResolvedSpec.warnings` (located, naming the spec field)."""
     spec = loaded.spec
-    mult, resolution, dropout, drop_path = _multipliers(loaded, selector)
-    problems = _check_finite(loaded, selector, mult)
-    if not problems and resolution < 1:
-        problems.append(
-            Diagnostic(
-                f"{selector.describe()} gives input resolution {resolution} "
-                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
-                loaded.locate("input", "resolution"),
-                "input.resolution",
-            )
-        )
-    if problems:
-        raise SpecError(problems)
-    rules = spec.scaling
-    ch = rules.channels
-
-    def channels(base: float) -> int:
-        return round_channels(base, mult.width, ch.divisor, ch.round_limit, ch.min)
-
-    stem_out = channels(spec.stem.channels) if rules.stem == "scaled" else spec.stem.channels
-    stem = _layer("stem", spec.stem, spec.input.channels, stem_out, spec)
-    widths = [KINDS[stage.block].channels(stage, channels) for stage in spec.stages]
-    repeats = [round_repeats(stage.repeats, mult.depth, rules.repeats) for stage in spec.stages]
+    with watching() as found:
+        scale = _multipliers(loaded, selector)
+    warnings = divergence_warnings(found, loaded, "input")
+    mult, resolution = scale.multipliers, scale.resolution
+    _check_scale(loaded, selector, mult, resolution)
+    widths = Widths(loaded, selector, scale.width)
+    stem_out = widths.stem()
+    outs = [widths.stage(index) for index in range(len(spec.stages))]
+    repeats, depth_warnings = stage_repeats(loaded, scale.depth)
     if limits is not None:
-        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *widths]), resolution)
+        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *outs]), resolution)
 
-    total = sum(repeats)
-    schedule = total - 1 if rules.drop_path_schedule == "i_over_n_minus_1" else total
-    denominator = max(schedule, 1)
-    widths_ctx = WidthContext(rules, channels)
+    stages, block_warnings = _stages(loaded, stem_out, outs, repeats, scale.drop_path, widths)
+    last = stages[-1].out_channels
+    head = None
+    if spec.head is not None:
+        head = _layer("head", spec.head, last, widths.head(last), spec)
+    warnings += widths.warnings + depth_warnings + block_warnings
+    hidden = None
+    if spec.classifier.hidden is not None:
+        layer = spec.classifier.hidden
+        width = widths.round(layer.channels) if layer.scaled else layer.channels
+        hidden = (width, layer.activation or spec.defaults.activation)
+
+    return ResolvedSpec(
+        name=spec.name,
+        class_name=spec.python_class,
+        file=loaded.file,
+        spec_hash=loaded.hash,
+        selector=selector,
+        multipliers=mult,
+        resolution=resolution,
+        in_channels=spec.input.channels,
+        num_classes=spec.num_classes,
+        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stages=tuple(stages),
+        head=head,
+        dropout=scale.dropout,
+        drop_path=scale.drop_path,
+        defaults=spec.defaults,
+        pool_norm=spec.classifier.norm,
+        hidden=hidden,
+        drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
+        rules=spec.scaling.model_dump(mode="json"),
+        overrides=tuple(loaded.source.overridden.values()),
+        training=spec.training.model_dump(mode="json"),
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _stages(
+    loaded: LoadedSpec,
+    stem_out: int,
+    widths: list[int],
+    repeats: list[int],
+    drop_path: float,
+    rounding: Widths,
+) -> tuple[list[ResolvedStage], list[Diagnostic]]:
+    """Every stage's blocks, with the block kinds' own numbers; and their warnings."""
+    spec = loaded.spec
+    context = WidthContext(spec.scaling, rounding.round)
+    denominator = _drop_path_denominator(spec, sum(repeats))
     stages: list[ResolvedStage] = []
+    warnings: list[Diagnostic] = []
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
         kind = KINDS[stage.block]
@@ -203,6 +193,9 @@ def resolve(
         for position in range(count):
             block_in = in_channels if position == 0 else width
             stride = stage.stride if position == 0 else 1
+            with watching() as found:
+                extra = kind.resolve(stage, block_in, width, stride, context)
+            warnings += divergence_warnings(found, loaded, "stages", index)
             blocks.append(
                 ResolvedBlock(
                     kind=kind.name,
@@ -218,11 +211,13 @@ def resolve(
                     # Stochastic depth grows linearly with the block's position in the
                     # network (training only; the module computes it from drop_path_rate).
                     drop_path=drop_path * number / denominator,
-                    extra=kind.resolve(stage, block_in, width, stride, widths_ctx),
+                    extra=extra,
                 )
             )
             number += 1
-        options = stage.model_dump(exclude={"block", "kernel", "stride", "channels", "repeats"})
+        options = stage.model_dump(
+            exclude={"block", "kernel", "stride", "channels", "repeats", *_DEPTH_FIELDS}
+        )
         stages.append(
             ResolvedStage(
                 index=index,
@@ -238,45 +233,38 @@ def resolve(
             )
         )
         in_channels = width
-
-    head = None
-    if spec.head is not None:
-        head_out = _head_channels(spec, mult.width, in_channels, channels)
-        head = _layer("head", spec.head, in_channels, head_out, spec)
-    hidden_spec = spec.classifier.hidden
-    hidden = None
-    if hidden_spec is not None:
-        hidden_width = (
-            channels(hidden_spec.channels) if hidden_spec.scaled else hidden_spec.channels
-        )
-        hidden = (hidden_width, hidden_spec.activation or spec.defaults.activation)
-
-    return ResolvedSpec(
-        name=spec.name,
-        class_name=spec.python_class,
-        file=loaded.file,
-        spec_hash=loaded.hash,
-        selector=selector,
-        multipliers=mult,
-        resolution=resolution,
-        in_channels=spec.input.channels,
-        num_classes=spec.num_classes,
-        stem=stem,
-        stages=tuple(stages),
-        head=head,
-        dropout=dropout,
-        drop_path=drop_path,
-        defaults=spec.defaults,
-        pool_norm=spec.classifier.norm,
-        hidden=hidden,
-        drop_path_denominator=denominator,
-        rules=rules.model_dump(mode="json"),
-        overrides=tuple(loaded.source.overridden.values()),
-        training=spec.training.model_dump(mode="json"),
-    )
+    return stages, warnings
 
 
-def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, int, float, float]:
+_DEPTH_FIELDS = ("scale_depth", "depth_group")  # consumed by depth scaling
+
+
+def _drop_path_denominator(spec: Spec, blocks: int) -> int:
+    """Block i gets drop_path x i / this: N (TF, timm's EfficientNets) or N - 1 (ConvNeXt)."""
+    if spec.scaling.drop_path_schedule == "i_over_n_minus_1":
+        return max(blocks - 1, 1)
+    return max(blocks, 1)
+
+
+def _kernel(kernel: int | list[int]) -> int | tuple[int, ...]:
+    """A stage's kernel as resolved: an int, or a tuple of a mixed conv's sizes."""
+    return tuple(kernel) if isinstance(kernel, list) else kernel
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """The selector's multipliers (as floats for display and as Factors for rounding), the
+    resolution, dropout and drop-path rate."""
+
+    multipliers: Multipliers
+    depth: Factor
+    width: Factor
+    resolution: int
+    dropout: float
+    drop_path: float
+
+
+def _multipliers(loaded: LoadedSpec, selector: Selector) -> _Scale:
     spec = loaded.spec
     base = spec.input.resolution
     if selector.preset is not None:
@@ -286,30 +274,28 @@ def _multipliers(loaded: LoadedSpec, selector: Selector) -> tuple[Multipliers, i
         dropout = spec.classifier.dropout if preset.dropout is None else preset.dropout
         drop_path = spec.scaling.drop_path if preset.drop_path is None else preset.drop_path
         mult = Multipliers(preset.depth, preset.width, preset.resolution / base)
-        return mult, preset.resolution, dropout, drop_path
+        depth, width = (Factor(v, exact(v)) for v in (preset.depth, preset.width))
+        return _Scale(mult, depth, width, preset.resolution, dropout, drop_path)
 
     phi = selector.phi_value
     coeff = spec.scaling.coefficients
-    mult = Multipliers(
-        _power(coeff.depth, phi), _power(coeff.width, phi), _power(coeff.resolution, phi)
-    )
+    depth, width, gamma = (power(c, phi) for c in (coeff.depth, coeff.width, coeff.resolution))
+    mult = Multipliers(depth.value, width.value, gamma.value)
     rounding = spec.scaling.resolution
     resolution = base
     if math.isfinite(mult.resolution) and base * mult.resolution < 1e9:
-        resolution = round_resolution(base * mult.resolution, rounding.multiple, rounding.mode)
+        resolution = settle(
+            lambda m: round_resolution(scaled(base, gamma, m), rounding.multiple, rounding.mode),
+            spec.scaling.arithmetic,
+            "resolution",
+            f"resolution {base} x {text(gamma)}",
+        )
     dropout = spec.classifier.dropout
     if spec.scaling.dropout.rule == "linear":
         rule = spec.scaling.dropout
         # Rounded so that 0.2 - 0.05 prints as 0.15, not 0.15000000000000002.
         dropout = round(min(max(dropout + rule.per_phi * phi, 0.0), rule.max), 6)
-    return mult, resolution, dropout, spec.scaling.drop_path
-
-
-def _power(base: float, exponent: float) -> float:
-    try:
-        return float(base**exponent)
-    except OverflowError:
-        return math.inf
+    return _Scale(mult, depth, width, resolution, dropout, spec.scaling.drop_path)
 
 
 def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
@@ -321,6 +307,23 @@ def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
         "presets",
         did_you_mean(name, known),
     )
+
+
+def _check_scale(
+    loaded: LoadedSpec, selector: Selector, mult: Multipliers, resolution: int
+) -> None:
+    problems = _check_finite(loaded, selector, mult)
+    if not problems and resolution < 1:
+        problems.append(
+            Diagnostic(
+                f"{selector.describe()} gives input resolution {resolution} "
+                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
+                loaded.locate("input", "resolution"),
+                "input.resolution",
+            )
+        )
+    if problems:
+        raise SpecError(problems)
 
 
 def _check_finite(loaded: LoadedSpec, selector: Selector, mult: Multipliers) -> list[Diagnostic]:
@@ -382,19 +385,3 @@ def _layer(
         pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
         bias=layer.bias,
     )
-
-
-def _kernel(kernel: int | list[int]) -> int | tuple[int, ...]:
-    """A stage's kernel as resolved: an int, or a tuple of a mixed conv's sizes."""
-    return tuple(kernel) if isinstance(kernel, list) else kernel
-
-
-def _head_channels(spec: Spec, width: float, last: int, channels: Any) -> int:
-    assert spec.head is not None
-    rule = spec.scaling.head
-    if rule.rule == "fixed":
-        return spec.head.channels
-    if rule.rule == "multiple_of_last":
-        return rule.factor * last
-    result: int = channels(spec.head.channels)
-    return max(result, spec.head.channels) if rule.at_least_base else result

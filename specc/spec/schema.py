@@ -123,6 +123,12 @@ class ChannelRounding(StrictModel):
     divisor: Annotated[int, Field(ge=1, le=1024)] = 8
     round_limit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
     min: Channels | None = Field(None, description="smallest width; the divisor when null")
+    max_channels: Channels | None = Field(
+        None,
+        description="cap on a width before the multiplier, as Ultralytics: "
+        "round(min(c, max_channels) x width); applies to the stem, every stage's channels "
+        "and a scaled head; null: no cap",
+    )
 
 
 class ResolutionRounding(StrictModel):
@@ -147,7 +153,11 @@ class SERule(StrictModel):
     base: Literal["block_in", "expanded"] = Field(
         "block_in", description="which width the SE ratio applies to"
     )
-    rounding: Literal["floor", "round", "divisor"] = "floor"
+    rounding: Literal["floor", "round", "round_half_even", "divisor"] = Field(
+        "floor",
+        description="floor (TF, torchvision); round: halves up; round_half_even: Python's "
+        "round (timm's SqueezeExcite); divisor: like channels",
+    )
 
 
 class DropoutRule(StrictModel):
@@ -164,7 +174,11 @@ class DropoutRule(StrictModel):
 class Scaling(StrictModel):
     coefficients: Coefficients = Coefficients()
     channels: ChannelRounding = ChannelRounding()
-    repeats: Literal["ceil", "round"] = "ceil"
+    repeats: Literal["ceil", "round", "round_half_even"] = Field(
+        "ceil",
+        description="ceil(n x depth) (TF, timm's default); round: half up, at least 1; "
+        "round_half_even: at least 1 (timm's depth_trunc='round', Python's round)",
+    )
     resolution: ResolutionRounding = ResolutionRounding()
     stem: Literal["scaled", "fixed"] = "scaled"
     head: HeadRule = HeadRule()
@@ -179,6 +193,11 @@ class Scaling(StrictModel):
         description="block i of N gets drop_path x i / N (TF, timm's EfficientNets) or "
         "x i / (N - 1) (ConvNeXt: the last block gets the full rate)",
     )
+    arithmetic: Literal["float", "decimal"] = Field(
+        "float",
+        description="float: binary floating point, as TF, timm and torchvision compute; "
+        "decimal: exact on the numbers as written (200 x 2.3 = 460, not 459)",
+    )
 
 
 class Preset(StrictModel):
@@ -187,6 +206,9 @@ class Preset(StrictModel):
     resolution: Annotated[int, Field(ge=1, le=16384)]
     dropout: Rate | None = None
     drop_path: Rate | None = None
+    max_channels: Channels | None = Field(
+        None, description="this preset's channel cap (Ultralytics scales); scaling's if null"
+    )
     source: str = ""
 
 

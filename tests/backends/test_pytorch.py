@@ -88,7 +88,7 @@ def test_stage_overrides_reach_the_code(b0):
     source = specc.emit_pytorch(specc.compile(loaded))
     assert "act=nn.ReLU6" in source
     # Strided convs pad as TF 'same' computes it for each input's size.
-    assert "self.stem = ConvNormAct(in_chans, 32, 3, 2, padding='same')" in source
+    assert 'self.stem = ConvNormAct(in_chans, 32, 3, stride=2, padding="same")' in source
 
 
 def test_literals_refuse_anything_but_plain_values():

@@ -64,4 +64,6 @@ def test_round_squeeze():
     assert round_squeeze(0.5, "floor", 8) == 1  # never zero
     assert round_squeeze(58 * 0.25, "floor", 8) == 14
     assert round_squeeze(58 * 0.25, "round", 8) == 15
+    assert round_squeeze(58 * 0.25, "round_half_even", 8) == 14 == round(58 * 0.25)  # timm
+    assert round_squeeze(62 * 0.25, "round_half_even", 8) == 16
     assert round_squeeze(58 * 0.25, "divisor", 8) == 16

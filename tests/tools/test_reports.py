@@ -60,7 +60,8 @@ def test_report_names_every_rounding_rule_used(phi6):
     for key in phi6.resolved.rules:
         assert f"- `scaling.{key}`:" in report
     assert "ceil(repeats × depth)" in report
-    assert '`{"divisor": 8, "round_limit": 0.9, "min": null}`' in report
+    assert '`{"divisor": 8, "round_limit": 0.9, "min": null, "max_channels": null}`' in report
+    assert "binary floating point, as TF, timm and torchvision." in report  # arithmetic
 
 
 def test_report_compares_a_phi_build_with_its_nearest_preset(phi6, b6):
