@@ -52,6 +52,8 @@ def import_(checkpoint: Path, folder: Path, out: Path | None) -> None:
         f"mapped {report.tensors} tensors ({report.parameters:,} parameters, "
         f"{first} ... {last}) onto {folder / 'model.py'}"
     )
+    for line in report.lines():
+        click.echo(line)
     click.echo(f"wrote {target} (loads with strict=True)")
 
 
