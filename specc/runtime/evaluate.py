@@ -68,13 +68,17 @@ class EpochTotals:
         return cls(base=[float(v) for v in values]) if values else cls()
 
 
-def open_tensorboard(out: Path) -> Any:
-    try:
-        from specc.runtime.metrics import TensorBoardLog
+def require_tensorboard() -> None:
+    import importlib.util
 
-        return TensorBoardLog(out)
-    except ImportError:
-        raise TrainError("--log tensorboard needs tensorboard: pip install tensorboard") from None
+    if importlib.util.find_spec("tensorboard") is None:
+        raise TrainError("--log tensorboard needs tensorboard: pip install tensorboard")
+
+
+def open_tensorboard(out: Path) -> Any:
+    from specc.runtime.metrics import TensorBoardLog
+
+    return TensorBoardLog(out)
 
 
 @torch.no_grad()

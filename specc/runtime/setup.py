@@ -63,19 +63,19 @@ def run_folder(options: TrainOptions) -> Path:
     return Path("runs") / options.config.resolve().parent.name
 
 
-def claim_run_folder(out: Path, options: TrainOptions) -> None:
-    """Refuse to start a new run over an existing one unless --resume or --overwrite;
-    --overwrite removes only the files a run writes (a user's notes stay)."""
+def claim_run_folder(out: Path, options: TrainOptions) -> list[Path]:
+    """The files of an earlier run in `out` that this run replaces (with --overwrite; only
+    the files a run writes, a user's notes stay), or TrainError when `out` holds a run and
+    neither --resume nor --overwrite was given. Deletes nothing itself."""
     present = [name for name in RUN_FILES if (out / name).exists()]
     if options.resume or not present:
-        return
+        return []
     if not options.overwrite:
         raise TrainError(
             f"{out} already holds a run ({', '.join(present)}): continue it with --resume, "
             "start another with --out DIR, or replace it with --overwrite"
         )
-    for name in present:
-        (out / name).unlink()
+    return [out / name for name in present]
 
 
 @dataclass

@@ -28,7 +28,13 @@ from torch.utils.data import DataLoader
 from specc.runtime import checkpoint
 from specc.runtime.config import TrainConfig, load_config
 from specc.runtime.data import DataError, ShardedSampler, SyntheticSet
-from specc.runtime.evaluate import EpochTotals, evaluate, open_tensorboard, record_rank_digests
+from specc.runtime.evaluate import (
+    EpochTotals,
+    evaluate,
+    open_tensorboard,
+    record_rank_digests,
+    require_tensorboard,
+)
 from specc.runtime.metrics import MetricsLog, StepProgress
 from specc.runtime.preflight import PreflightError, preflight, step_failure
 from specc.runtime.setup import (
@@ -75,11 +81,13 @@ def train(options: TrainOptions) -> Progress:
     ctx = setup()
     folder = options.config.parent
     out = run_folder(options)
-    if ctx.main:
-        claim_run_folder(out, options)
-        out.mkdir(parents=True, exist_ok=True)
+    replaced = claim_run_folder(out, options) if ctx.main else []
     try:
-        run = Run(cfg, options, ctx, folder, out)
+        run = Run(cfg, options, ctx, folder, out)  # writes nothing: a refused run leaves no trace
+        if ctx.main:
+            for path in replaced:
+                path.unlink()
+            out.mkdir(parents=True, exist_ok=True)
         state = run.fit()
     except DataError as error:
         raise TrainError(str(error)) from None
@@ -156,7 +164,9 @@ class Run:
         self.state = Progress()
         self.partial = EpochTotals()  # the current epoch so far (saved in mid-epoch checkpoints)
         self.log = MetricsLog(out)
-        self.tensorboard = open_tensorboard(out) if options.log == "tensorboard" else None
+        self.tensorboard: Any = None  # opened by fit(), once the run folder exists
+        if options.log == "tensorboard":
+            require_tensorboard()
         self.synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
         self.signals = StopSignals()
 
@@ -226,6 +236,8 @@ class Run:
     # --- the loop -------------------------------------------------------------------------
 
     def fit(self) -> Progress:
+        if self.options.log == "tensorboard" and self.ctx.main:
+            self.tensorboard = open_tensorboard(self.out)
         if self.options.resume:
             self.notes.append(self.restore(self.options.resume))
         limit = self.options.max_steps

@@ -263,3 +263,38 @@ def test_tensorboard_without_the_package_is_a_message(tmp_path, model_dir):
                    "--log", "tensorboard")  # fmt: skip
     assert result.exit_code == 1
     assert "--log tensorboard needs tensorboard: pip install tensorboard" in result.output
+
+
+def test_a_rebuild_keeps_the_run_and_off_a_terminal_progress_is_plain_lines(
+    tmp_path, model_dir, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = train(str(model_dir / "train.yaml"), *SYNTHETIC, "--set", "log_interval=1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1:4] == [f"run folder {Path('runs') / 'tiny'}", "device cpu",
+                          "data synthetic: 16 training images, 3 classes"]  # fmt: skip
+    step = next(line for line in lines if line.startswith("epoch 0 step 1/2: loss "))
+    assert " lr " in step and " img/s ETA " in step
+    specc.write(specc.compile(TINY, overrides=["head.channels=48"]), model_dir)
+    assert (tmp_path / "runs" / "tiny" / "last.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["train", "x/train.yaml"], "specc train needs torch and torchvision: pip install "
+                                    "'specc[train]' (missing: torch)"),
+        (["weights", "import", "a.pth", "--into", "x"], "needs torch: pip install 'specc[torch]'"),
+    ],
+)  # fmt: skip
+def test_without_torch_the_commands_say_what_to_install(monkeypatch, command, message):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
