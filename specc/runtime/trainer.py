@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader
 
 from specc.runtime import checkpoint
 from specc.runtime.config import TrainConfig, load_config
-from specc.runtime.data import DataError, ShardedSampler, SyntheticSet
+from specc.runtime.data import DataError
 from specc.runtime.evaluate import (
     EpochTotals,
     evaluate,
@@ -35,6 +33,7 @@ from specc.runtime.evaluate import (
     record_rank_digests,
     require_tensorboard,
 )
+from specc.runtime.feed import Feed
 from specc.runtime.metrics import MetricsLog, StepProgress
 from specc.runtime.preflight import PreflightError, preflight, step_failure
 from specc.runtime.setup import (
@@ -133,15 +132,8 @@ class Run:
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
         self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
         self.check_before_training()
-        self.sampler = ShardedSampler(
-            len(self.train_set), ctx.rank, ctx.world, cfg.seed, True, True
-        )
-        self.steps_per_epoch = self.sampler.per_rank() // cfg.batch_size
-        if self.steps_per_epoch == 0:
-            raise TrainError(
-                f"batch size {cfg.batch_size} is larger than the {self.sampler.per_rank()} "
-                "training images each process gets; pass a smaller --batch-size"
-            )
+        self.feed = Feed(cfg, ctx, self.train_set)
+        self.steps_per_epoch = self.feed.steps_per_epoch
         self.lr = cfg.lr_base * cfg.batch_size * ctx.world / cfg.lr_base_size
         self.optimizer = build_optimizer(cfg, self.model, self.lr)
         self.scheduler = build_scheduler(cfg, self.optimizer, self.lr, self.steps_per_epoch)
@@ -167,7 +159,6 @@ class Run:
         self.tensorboard: Any = None  # opened by fit(), once the run folder exists
         if options.log == "tensorboard":
             require_tensorboard()
-        self.synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
         self.signals = StopSignals()
 
     def check_before_training(self) -> None:
@@ -249,7 +240,7 @@ class Run:
                 self.progress.line(line)
             while self.state.epoch < self.cfg.epochs and not self.state.stopped:
                 self.state.stopped = self.train_epoch(limit)
-                if self.signals.received is not None:
+                if self.signalled():
                     self.interrupt()
             if self.state.stopped and self.partial.seen:
                 self.save("last.pt")
@@ -267,6 +258,21 @@ class Run:
             *self.notes,
         ]
 
+    def signalled(self) -> bool:
+        """Whether to stop for a signal now. Several processes must stop after the same step,
+        so they agree (an all-reduce) every `log_interval` steps and at epoch ends, not
+        every step, which would synchronise the device each step."""
+        if self.ctx.world == 1:
+            return self.signals.received is not None
+        at_epoch_end = self.state.step % self.steps_per_epoch == 0
+        if self.state.step % self.cfg.log_interval and not at_epoch_end:
+            return False
+        flag = torch.tensor([float(self.signals.received or 0)], device=self.ctx.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and self.signals.received is None:
+            self.signals.received = int(flag.item())
+        return bool(flag.item())
+
     def interrupt(self) -> None:
         """After SIGINT/SIGTERM: the step is finished; checkpoint, say how to go on, exit."""
         path = self.save("last.pt")
@@ -280,48 +286,6 @@ class Run:
             self.signals.exit_code,
         )
 
-    def loader(self, skip_batches: int) -> DataLoader[Any]:
-        self.sampler.set_epoch(self.state.epoch, skip_batches * self.cfg.batch_size)
-        cuda = self.ctx.device.type == "cuda"
-        # The loader draws its worker seed from this generator, not from the global one that
-        # augmentation and dropout use, so creating it mid-epoch on resume changes nothing.
-        seed = self.cfg.seed + 1000 * self.ctx.rank + self.state.epoch
-        return DataLoader(
-            self.train_set,
-            batch_size=self.cfg.batch_size,
-            sampler=self.sampler,
-            num_workers=self.cfg.workers,
-            pin_memory=self.cfg.pin_mem and cuda,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(seed),
-        )
-
-    def batches(self, skip: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
-        """(inputs, labels, unreadable images dropped) on the device, for the rest of the epoch."""
-        if isinstance(self.train_set, SyntheticSet):
-            # Throughput runs: one random batch, made once and kept on the device, so that
-            # the model and the trainer are measured, not the input pipeline.
-            if self.synthetic is None:
-                inputs, labels = self.train_set.batch(self.cfg.batch_size)
-                self.synthetic = self.to_device(inputs, labels)
-            for _ in range(self.steps_per_epoch - skip):
-                yield (*self.synthetic, 0)
-            return
-        for inputs, labels in self.loader(skip):
-            keep = labels >= 0  # on the CPU: no device synchronisation
-            dropped = len(labels) - int(keep.sum())
-            if dropped:
-                inputs, labels = inputs[keep], labels[keep]
-            yield (*self.to_device(inputs, labels), dropped)
-
-    def to_device(
-        self, inputs: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = inputs.to(self.ctx.device, non_blocking=True)
-        if self.cfg.channels_last and self.ctx.device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return inputs, labels.to(self.ctx.device, non_blocking=True)
-
     def train_epoch(self, limit: int | None) -> bool:
         """Train the rest of the current epoch; True when --max-steps stopped the run.
 
@@ -333,7 +297,7 @@ class Run:
         totals = torch.zeros(3, dtype=torch.float64, device=self.ctx.device)  # loss, correct, seen
         started, images, dropped = time.perf_counter(), 0, 0
         every = self.options.checkpoint_every
-        for inputs, labels, skipped in self.batches(done_in_epoch):
+        for inputs, labels, skipped in self.feed.batches(self.state.epoch, done_in_epoch):
             loss, logits = self.guarded_step(inputs, labels)
             correct = (logits.argmax(dim=1) == labels).sum()
             totals += torch.stack([loss * len(labels), correct, totals.new_tensor(len(labels))])
@@ -342,7 +306,7 @@ class Run:
             self.partial.track(totals, dropped, time.perf_counter() - started)
             self.report_step(loss, images / (time.perf_counter() - started))
             at_epoch_end = self.state.step % self.steps_per_epoch == 0
-            if self.signals.received is not None and not at_epoch_end:
+            if not at_epoch_end and self.signalled():
                 return False
             if limit is not None and self.state.step >= limit and not at_epoch_end:
                 return True
