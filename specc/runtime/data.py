@@ -99,7 +99,7 @@ def transforms(cfg: TrainConfig, train: bool) -> Any:
     if cfg.reprob > 0:
         from timm.data.random_erasing import RandomErasing
 
-        steps.append(RandomErasing(cfg.reprob, mode="pixel", device="cpu"))
+        steps.append(RandomErasing(cfg.reprob, mode="pixel", device="cpu"))  # type: ignore[no-untyped-call]
     return T.Compose(steps)
 
 
