@@ -214,7 +214,11 @@ class Run:
             state["step"],
             state["best"],
         )
-        self.partial = EpochTotals.from_list(state.get("partial"))
+        # The epoch's totals before the stop are rank 0's; with several processes its share
+        # stands for all of them (an estimate: the row's loss and accuracy, not the weights).
+        partial = state.get("partial") or [0.0] * 5
+        share = [v * self.ctx.world for v in partial[:4]] + partial[4:]
+        self.partial = EpochTotals.from_list(share if self.ctx.main else None)
         if self.ctx.world == 1:
             checkpoint.restore_rng(state["rng"])
         else:  # only rank 0's generator was saved; the others restart from a known seed

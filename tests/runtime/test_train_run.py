@@ -298,3 +298,15 @@ def test_without_torch_the_commands_say_what_to_install(monkeypatch, command, me
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_config_without_the_build_record_is_still_checked_before_step_one(tmp_path, model_dir):
+    config = model_dir / "train.yaml"
+    text = config.read_text()
+    start = text.index("built:")
+    end = text.index("epochs:")
+    config.write_text(text[:start] + text[end:])  # a train.yaml from before `built:`
+    result = train(str(config), *SYNTHETIC, "--out", str(tmp_path / "o"), "--set", "in_chans=1")
+    assert result.exit_code == 1
+    assert "the model takes 3 input channels but the data gives 1" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
