@@ -8,6 +8,7 @@ The Python API mirrors the CLI:
     source = specc.emit_pytorch(arch)              # model.py as a string
     specc.write(arch, "generated/efficientnet-phi6")
     model = specc.instantiate(source)              # needs torch
+    model = specc.load_model("generated/efficientnet-b0", weights="runs/efficientnet-b0/best.pt")
 
 Attributes are imported lazily so that `import specc` stays cheap and never imports torch.
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         emit_pytorch,
         instantiate,
         load,
+        load_model,
         sweep,
         validate_spec,
         write,
@@ -40,6 +42,7 @@ __all__ = [
     "emit_pytorch",
     "instantiate",
     "load",
+    "load_model",
     "sweep",
     "validate_spec",
     "write",
@@ -54,6 +57,7 @@ _LAZY = {
     "emit_pytorch": "specc.api",
     "write": "specc.api",
     "instantiate": "specc.api",
+    "load_model": "specc.api",
     "Diagnostic": "specc.diagnostics",
     "SpecError": "specc.diagnostics",
 }

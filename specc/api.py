@@ -6,6 +6,7 @@
     render(arch)                     -> {file name: text} of a generated folder
     write(arch, folder, check=)      -> WriteResult (atomic; check compares only)
     instantiate(source, **kwargs)    -> torch.nn.Module (imports torch)
+    load_model(folder, weights=None) -> torch.nn.Module of a generated folder (imports torch)
     diff(a, b)                       -> Diff of two specs-with-selectors or generated folders
     sweep(spec, phis)                -> [SweepPoint] over a phi range and the presets
     report_markdown(arch)            -> str, report.md
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 Overrides = Iterable[str] | Mapping[str, Any]
 
 __all__ = [
-    "compile", "diff", "emit_pytorch", "export_graph", "instantiate", "load", "render",
-    "report_markdown", "sweep", "validate_spec", "write",
+    "compile", "diff", "emit_pytorch", "export_graph", "instantiate", "load", "load_model",
+    "render", "report_markdown", "sweep", "validate_spec", "write",
 ]  # fmt: skip
 
 
@@ -73,6 +74,37 @@ def instantiate(source: Architecture | str | Path, **kwargs: Any) -> Any:
     from specc.runtime.module import instantiate as _instantiate
 
     return _instantiate(source, **kwargs)
+
+
+def load_model(folder: str | Path, weights: str | Path | None = None, **kwargs: Any) -> Any:
+    """The network of a generated folder (any folder name, hyphens included) as a torch
+    module, with `weights` loaded strictly when given: a state dict (`weights.pt` from
+    `specc weights import`) or a training checkpoint (`last.pt`, `best.pt`: its `model`).
+    `kwargs` go to the constructor (e.g. num_classes). Imports torch.
+
+    Raises FileNotFoundError when the folder holds no model.py, and
+    `specc.runtime.weights.WeightImportError` when the weights do not fit."""
+    from specc.runtime.module import instantiate as _instantiate
+    from specc.runtime.weights import WeightImportError, read_checkpoint
+
+    path = Path(folder)
+    source = path if path.suffix == ".py" else path / "model.py"
+    if not source.is_file():
+        raise FileNotFoundError(f"{folder}: no model.py (build it with specc build first)")
+    model = _instantiate(source, **kwargs)
+    if weights is not None:
+        state = read_checkpoint(weights)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            raise WeightImportError(
+                [
+                    f"{weights} does not fit {source}: {' '.join(first[1:3]) or first[0]}",
+                    "map torchvision/timm weights with `specc weights import` first",
+                ]
+            ) from None
+    return model
 
 
 def validate_spec(path: str | Path, overrides: Overrides = ()) -> list[str]:

@@ -36,7 +36,15 @@ def weights() -> None:
     help="where to write the state dict (default FOLDER/weights.pt)",
 )
 def import_(checkpoint: Path, folder: Path, out: Path | None) -> None:
-    """Map a torchvision or timm CHECKPOINT onto a generated model, by structure."""
+    """Map a torchvision or timm CHECKPOINT onto a generated model, by structure.
+
+    A classifier of another size stays freshly initialised and an RGB stem is adapted to
+    the model's input channels (fine-tuning); the report says exactly which. Needs torch."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        click.echo("error: specc weights import needs torch: pip install 'specc[torch]'", err=True)
+        sys.exit(1)
     from specc.runtime.weights import WeightImportError, import_checkpoint
 
     try:
@@ -52,6 +60,8 @@ def import_(checkpoint: Path, folder: Path, out: Path | None) -> None:
         f"mapped {report.tensors} tensors ({report.parameters:,} parameters, "
         f"{first} ... {last}) onto {folder / 'model.py'}"
     )
+    for line in report.lines():
+        click.echo(line)
     click.echo(f"wrote {target} (loads with strict=True)")
 
 

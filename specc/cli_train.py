@@ -23,8 +23,29 @@ from specc.cli import main
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="run folder for metrics and checkpoints (default CONFIG_DIR/runs/train)",
+    help="run folder for metrics and checkpoints (default runs/<CONFIG's folder name>)",
 )
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a key of train.yaml (repeatable), e.g. --set hflip=0 --set sched=cosine",
+)
+@click.option(
+    "--initial-checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="start from these weights (specc, torchvision or timm; a classifier of another "
+    "size stays fresh)",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(1),
+    metavar="N",
+    help="also write last.pt every N steps",
+)
+@click.option("--overwrite", is_flag=True, help="replace the run already in the run folder")
+@click.option("--log", type=click.Choice(["tensorboard"]), help="also log the metrics there")
 @click.option(
     "--resume",
     is_flag=False,
@@ -62,10 +83,19 @@ def train(
     batch_size: int | None,
     workers: int | None,
     synthetic_images: int,
+    settings: tuple[str, ...],
+    initial_checkpoint: Path | None,
+    checkpoint_every: int | None,
+    overwrite: bool,
+    log: str | None,
 ) -> None:
-    """Train the model of a generated folder with its train.yaml (CONFIG)."""
+    """Train the model of a generated folder with its train.yaml (CONFIG).
+
+    Needs torch and torchvision (pip install 'specc[train]'). SIGINT or SIGTERM finishes
+    the current step, writes OUT/last.pt and exits 130 or 143; --resume continues."""
+    require_training_packages()
     from specc.diagnostics import SpecError
-    from specc.runtime.setup import TrainError, TrainOptions
+    from specc.runtime.setup import Interrupted, TrainError, TrainOptions
     from specc.runtime.trainer import train as run
 
     options = TrainOptions(
@@ -79,6 +109,11 @@ def train(
         batch_size,
         workers,
         synthetic_images,
+        settings,
+        initial_checkpoint,
+        checkpoint_every,
+        overwrite,
+        log,
     )
     try:
         state = run(options)
@@ -89,10 +124,27 @@ def train(
     except TrainError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    except Interrupted as stop:
+        click.echo(str(stop), err=True)
+        sys.exit(stop.code)
     if state.stopped:
         click.echo(f"stopped at step {state.step} (epoch {state.epoch}); continue with --resume")
     else:
         click.echo(f"trained to epoch {state.epoch}, step {state.step}; best {state.best:.4f}")
+
+
+def require_training_packages() -> None:
+    """Exit 1 with the install line when torch or torchvision is missing."""
+    import importlib.util
+
+    missing = [name for name in ("torch", "torchvision") if importlib.util.find_spec(name) is None]
+    if missing:
+        click.echo(
+            "error: specc train needs torch and torchvision: pip install 'specc[train]' "
+            f"(missing: {', '.join(missing)})",
+            err=True,
+        )
+        sys.exit(1)
 
 
 main.add_command(train)

@@ -31,6 +31,14 @@ def resolved_training(arch: Architecture) -> dict[str, Any]:
         "drop": r.dropout,
         "drop_path": r.drop_path,
         "spec": {"name": r.name, "sha256": r.spec_hash, "selector": r.selector.label},
+        # What model.py was built with: the trainer tells edits of the keys above from it.
+        "built": {
+            "num_classes": r.num_classes,
+            "in_chans": r.in_channels,
+            "img_size": r.resolution,
+            "drop": r.dropout,
+            "drop_path": r.drop_path,
+        },
     }
     return {**build, **r.training}
 

@@ -1,30 +1,48 @@
 """Read a train.yaml: the recipe plus what the build recorded (model file, input size, identity).
 
-Validated like a spec, with located messages, because users edit these files.
+Validated like a spec, with located messages, because users edit these files. `--set
+KEY=VALUE` overrides a flat key of the file; the value is read as YAML (`hflip=0`,
+`scale=[0.5,1]`, `aa=null`) and an unknown key gets a did-you-mean hint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import Field, ValidationError
 
-from specc.diagnostics import Diagnostic, Location, SpecError, dotted
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
 from specc.spec.source import parse_yaml
 from specc.spec.training import Training
 from specc.spec.types import ClassName, Rate, StrictModel
 
 # Keys that change how a run goes but not what it computes: a checkpoint stays valid.
 RUN_ONLY = {"epochs", "workers", "pin_mem", "data_dir", "log_interval"}
+# Input channels an image file decodes to (PIL modes L, RGB, RGBA).
+IMAGE_CHANNELS = (1, 3, 4)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BuildIdentity(StrictModel):
     name: str
     sha256: str
     selector: str
+
+
+class Built(StrictModel):
+    """What model.py was built with, to tell a user's edit of train.yaml from the build."""
+
+    num_classes: Annotated[int, Field(ge=1)]
+    in_chans: Annotated[int, Field(ge=1)]
+    img_size: Annotated[int, Field(ge=1)]
+    drop: Rate
+    drop_path: Rate
 
 
 class TrainConfig(Training):
@@ -36,6 +54,18 @@ class TrainConfig(Training):
     drop: Rate = 0.0
     drop_path: Rate = 0.0
     spec: BuildIdentity
+    built: Built | None = None  # absent in files written before specc recorded it
+
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) per channel: the file's, else ImageNet's for 3 channels, else 0.5."""
+        default = (
+            (IMAGENET_MEAN, IMAGENET_STD)
+            if self.in_chans == 3
+            else ((0.5,) * self.in_chans, (0.5,) * self.in_chans)
+        )
+        mean = tuple(self.mean) if self.mean is not None else default[0]
+        std = tuple(self.std) if self.std is not None else default[1]
+        return mean, std
 
     def recipe_hash(self) -> str:
         """What a checkpoint must agree with to be resumed under this config."""
@@ -43,7 +73,37 @@ class TrainConfig(Training):
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def parse_settings(settings: Iterable[str]) -> dict[str, tuple[Any, str]]:
+    """`KEY=VALUE` strings -> {key: (value read as YAML, the original text)}; a malformed
+    one or an unknown key raises SpecError naming the flag (with a did-you-mean hint)."""
+    known = set(TrainConfig.model_fields)
+    parsed: dict[str, tuple[Any, str]] = {}
+    problems = []
+    for text in settings:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        where = Location(f"--set {text}")
+        if not sep or not key:
+            problems.append(Diagnostic("expected KEY=VALUE", where))
+            continue
+        if key not in known:
+            problems.append(Diagnostic(f"unknown key '{key}'", where, "", did_you_mean(key, known)))
+            continue
+        try:
+            parsed[key] = (yaml.safe_load(raw), text)
+        except yaml.YAMLError:
+            problems.append(Diagnostic(f"cannot read the value {raw!r}", where))
+    if problems:
+        raise SpecError(problems)
+    return parsed
+
+
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | None = None, settings: Iterable[str] = ()
+) -> TrainConfig:
+    """The validated config of `path`, with flag `overrides` and `--set` `settings` applied.
+
+    Raises SpecError with every problem, located in the file or at the flag."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -54,13 +114,33 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
     source = parse_yaml(text, file)
     if not isinstance(source.data, dict):
         raise SpecError([Diagnostic("the top level must be a mapping", source.locate(()))])
-    data = {**source.data, **(overrides or {})}
+    set_values = parse_settings(settings)
+    for key, (_, flag) in set_values.items():
+        source.overridden[(key,)] = flag
+    data = {**source.data, **(overrides or {}), **{k: v for k, (v, _) in set_values.items()}}
     try:
-        return TrainConfig.model_validate(data)
+        config = TrainConfig.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             path_ = tuple(error["loc"])
             message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(Diagnostic(message, source.locate(path_), dotted(path_)))
+            if error["type"] == "extra_forbidden":
+                hint = did_you_mean(str(path_[-1]), TrainConfig.model_fields)
+            else:
+                hint = None
+            problems.append(Diagnostic(message, source.locate(path_), dotted(path_), hint))
         raise SpecError(problems) from None
+    problems = [
+        Diagnostic(
+            f"{len(value)} values for {config.in_chans} input channels (in_chans): "
+            "give one per channel",
+            source.locate((key,)),
+            key,
+        )
+        for key, value in (("mean", config.mean), ("std", config.std))
+        if value is not None and len(value) != config.in_chans
+    ]
+    if problems:
+        raise SpecError(problems)
+    return config

@@ -17,8 +17,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from specc.runtime.config import IMAGE_CHANNELS, TrainConfig
+from specc.spec.training import TORCHVISION_POLICIES
+
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
 
@@ -60,29 +63,90 @@ def _images(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def transforms(img_size: int, train: bool, aa: str | None, crop_pct: float) -> Any:
+def transforms(cfg: TrainConfig, train: bool) -> Any:
+    """The input pipeline of train.yaml's keys, with timm's names and meanings.
+
+    Train: random-resized crop (`scale`, `ratio`, `train_interpolation`), flips (`hflip`,
+    `vflip`), `color_jitter`, the `aa` policy (torchvision's AutoAugment by name, or timm's
+    RandAugment / AugMix / AutoAugment strings), tensor, normalise (`mean`, `std`), random
+    erasing (`reprob`, timm's). Eval: resize to img_size / crop_pct (`interpolation`), then
+    a centre crop of img_size, tensor, normalise."""
     from torchvision import transforms as T
 
-    bicubic = T.InterpolationMode.BICUBIC
-    if train:
-        steps: list[Any] = [
-            T.RandomResizedCrop(img_size, interpolation=bicubic),
-            T.RandomHorizontalFlip(),
-        ]
-        if aa is not None:
-            steps.append(T.AutoAugment(T.AutoAugmentPolicy(aa)))
+    size, (mean, std) = cfg.img_size, cfg.normalisation()
+    if not train:
+        resize = T.Resize(int(size / cfg.crop_pct), interpolation=_mode(cfg.interpolation))
+        return T.Compose([resize, T.CenterCrop(size), T.ToTensor(), T.Normalize(mean, std)])
+    crop: Any
+    if cfg.train_interpolation == "random":
+        modes = [_mode("bilinear"), _mode("bicubic")]
+        crop = T.RandomChoice(
+            [T.RandomResizedCrop(size, tuple(cfg.scale), tuple(cfg.ratio), m) for m in modes]
+        )
     else:
-        steps = [T.Resize(int(img_size / crop_pct), interpolation=bicubic), T.CenterCrop(img_size)]
-    return T.Compose([*steps, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        mode = _mode(cfg.train_interpolation)
+        crop = T.RandomResizedCrop(size, tuple(cfg.scale), tuple(cfg.ratio), interpolation=mode)
+    steps: list[Any] = [crop]
+    if cfg.hflip > 0:
+        steps.append(T.RandomHorizontalFlip(cfg.hflip))
+    if cfg.vflip > 0:
+        steps.append(T.RandomVerticalFlip(cfg.vflip))
+    if cfg.color_jitter > 0:
+        steps.append(T.ColorJitter(*(cfg.color_jitter,) * 3))
+    if cfg.aa is not None:
+        steps.append(_augmentation(cfg.aa, size, mean))
+    steps += [T.ToTensor(), T.Normalize(mean, std)]
+    if cfg.reprob > 0:
+        from timm.data.random_erasing import RandomErasing
+
+        steps.append(RandomErasing(cfg.reprob, mode="pixel", device="cpu"))  # type: ignore[no-untyped-call]
+    return T.Compose(steps)
+
+
+def _mode(name: str) -> Any:
+    from torchvision.transforms import InterpolationMode
+
+    return InterpolationMode(name)
+
+
+def _augmentation(aa: str, size: int, mean: tuple[float, ...]) -> Any:
+    from torchvision import transforms as T
+
+    if aa in TORCHVISION_POLICIES:
+        return T.AutoAugment(T.AutoAugmentPolicy(aa))
+    try:
+        from timm.data import auto_augment
+    except ImportError:
+        raise DataError(f"aa: {aa} is one of timm's policies: pip install timm") from None
+    hparams = {
+        "translate_const": int(size * 0.45),
+        "img_mean": tuple(min(255, round(255 * x)) for x in mean),
+    }
+    factory = {
+        "rand": auto_augment.rand_augment_transform,
+        "augmix": auto_augment.augment_and_mix_transform,
+    }.get(aa.split("-")[0], auto_augment.auto_augment_transform)
+    try:
+        return factory(aa, hparams)
+    except (AssertionError, ValueError, KeyError) as exc:  # timm's parsers assert
+        raise DataError(f"aa: timm cannot read {aa!r} ({exc or 'malformed'})") from None
 
 
 class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
-    """torchvision's ImageFolder, except that an undecodable image yields label -1."""
+    """torchvision's ImageFolder decoding each image to `in_chans` channels (1: grayscale,
+    3: RGB, 4: RGBA, whatever the file holds), except that an undecodable image yields
+    label -1."""
 
     def __init__(self, root: Path, transform: Any, img_size: int, in_chans: int = 3) -> None:
         from torchvision.datasets import ImageFolder
 
-        self.folder = ImageFolder(str(root), transform=transform)
+        if in_chans not in IMAGE_CHANNELS:
+            raise DataError(
+                f"in_chans is {in_chans}: image files decode to 1 (grayscale), 3 (RGB) or "
+                "4 (RGBA) channels; rebuild the model with one of those input channels"
+            )
+        mode = MODES[in_chans]
+        self.folder = ImageFolder(str(root), transform=transform, loader=_Loader(mode))
         self.blank = torch.zeros(in_chans, img_size, img_size)
 
     def __len__(self) -> int:
@@ -94,6 +158,19 @@ class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
         except (OSError, ValueError, SyntaxError):  # PIL's ways of saying "not an image"
             return self.blank, -1
         return image, label
+
+
+class _Loader:
+    """Open an image file and convert it to one PIL mode (picklable, for workers)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, path: str) -> Any:
+        from PIL import Image
+
+        with open(path, "rb") as handle:
+            return Image.open(handle).convert(self.mode)
 
 
 class SyntheticSet(Dataset[tuple[torch.Tensor, int]]):

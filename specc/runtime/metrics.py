@@ -1,9 +1,18 @@
-"""Per-epoch metrics as JSON lines and CSV (rank 0 only), and top-k accuracy."""
+"""Per-epoch metrics as JSON lines and CSV (rank 0 only, optionally TensorBoard), top-k
+accuracy, and the progress a user sees while a run goes.
+
+metrics.jsonl holds exactly one row per finished epoch: a resumed run first drops the rows
+of epochs its checkpoint had not finished (a kill can land between the row and the
+checkpoint), then appends.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +45,50 @@ class MetricsLog:
                 writer.writeheader()
             writer.writerow(record)
 
+    def keep_before(self, epoch: int) -> None:
+        """Drop the rows of epoch `epoch` and later (atomically, both files)."""
+        rows = [row for row in self.rows() if row["epoch"] < epoch]
+        if len(rows) == len(self.rows()):
+            return
+        for path, text in ((self.jsonl, _jsonl(rows)), (self.csv, _csv(rows))):
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_text(text)
+            os.replace(temporary, path)
+
     def rows(self) -> list[dict[str, Any]]:
         if not self.jsonl.exists():
             return []
         return [json.loads(line) for line in self.jsonl.read_text().splitlines() if line]
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps({key: row.get(key) for key in FIELDS}) + "\n" for row in rows)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: row.get(key) for key in FIELDS})
+    return buffer.getvalue()
+
+
+class TensorBoardLog:
+    """`--log tensorboard`: every epoch row's numbers as scalars under OUT/tensorboard."""
+
+    def __init__(self, folder: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(folder / "tensorboard"))
+
+    def append(self, row: dict[str, Any]) -> None:
+        for key, value in row.items():
+            if key not in ("epoch", "step") and isinstance(value, int | float):
+                self.writer.add_scalar(key, value, row["epoch"])
+        self.writer.flush()
 
 
 class StepProgress:
@@ -52,6 +101,7 @@ class StepProgress:
 
         self.console = Console(stderr=True)
         self.enabled, self.interval, self.refresh = enabled, interval, refresh
+        self.total, self.done, self.started = total, done, time.perf_counter()
         self.bar = None
         if enabled and self.console.is_terminal:
             from rich.progress import (
@@ -87,11 +137,20 @@ class StepProgress:
             else:
                 self.bar.update(self.task, completed=step)
         elif step % self.interval == 0:
-            self.console.print(
-                f"epoch {epoch} step {step}: loss {float(loss):.4f} lr {lr:.5g} {rate:.1f} img/s",
-                highlight=False,
+            self.line(
+                f"epoch {epoch} step {step}/{self.total}: loss {float(loss):.4f} lr {lr:.5g} "
+                f"{rate:.1f} img/s ETA {self.eta(step)}"
             )
 
+    def eta(self, step: int) -> str:
+        """The time left at this run's pace so far (h:mm:ss)."""
+        done = step - self.done
+        if done <= 0:
+            return "?"
+        left = (time.perf_counter() - self.started) / done * max(self.total - step, 0)
+        return str(timedelta(seconds=round(left)))
+
     def line(self, text: str) -> None:
+        """A plain line (never cut or wrapped, so a log file keeps it whole)."""
         if self.enabled:
-            self.console.print(text, highlight=False)
+            self.console.print(text, highlight=False, soft_wrap=True)

@@ -111,3 +111,57 @@ class WarmupExponential(LRScheduler):
         """The rate of step `last_epoch` (the base class's name for the step count)."""
         rate = learning_rate(self.last_epoch, **self.schedule)
         return [rate * group.get("lr_scale", 1.0) for group in self.optimizer.param_groups]
+
+
+def cosine_rate(
+    step: int,
+    *,
+    base_lr: float,
+    steps_per_epoch: int,
+    total_steps: int,
+    warmup_epochs: float = 5,
+    min_lr: float = 0.0,
+) -> float:
+    """The `cosine` schedule (timm's, per step, without restarts): the same linear warm-up
+    as `learning_rate`, then half a cosine from base_lr at the warm-up's end to min_lr at
+    `total_steps` (the run's last step), and min_lr after it."""
+    if step < 0 or steps_per_epoch < 1 or total_steps < 1 or warmup_epochs < 0:
+        raise ValueError(
+            f"need step >= 0, steps_per_epoch >= 1, total_steps >= 1, warmup_epochs >= 0; "
+            f"got {step}, {steps_per_epoch}, {total_steps}, {warmup_epochs}"
+        )
+    warmup_steps = int(warmup_epochs * steps_per_epoch)
+    if step < warmup_steps:
+        return base_lr * step / warmup_steps
+    span = max(total_steps - warmup_steps, 1)
+    progress = min((step - warmup_steps) / span, 1.0)
+    return float(min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress)))
+
+
+class WarmupCosine(WarmupExponential):
+    """`cosine_rate` applied per step, like `WarmupExponential` (same state, same use)."""
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        base_lr: float,
+        steps_per_epoch: int,
+        total_steps: int,
+        warmup_epochs: float = 5,
+        min_lr: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        self.schedule = {
+            "base_lr": base_lr,
+            "steps_per_epoch": steps_per_epoch,
+            "total_steps": total_steps,
+            "warmup_epochs": warmup_epochs,
+            "min_lr": min_lr,
+        }
+        cosine_rate(0, **self.schedule)
+        LRScheduler.__init__(self, optimizer, last_epoch)
+
+    def get_lr(self) -> list[float | torch.Tensor]:
+        rate = cosine_rate(self.last_epoch, **self.schedule)
+        return [rate * group.get("lr_scale", 1.0) for group in self.optimizer.param_groups]

@@ -24,6 +24,18 @@ class TrainError(Exception):
     """A run that cannot go on; the message says why and what to do."""
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run after a checkpoint; exit with `code` (130, 143)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# What a run writes into its folder; --overwrite removes these and nothing else.
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
+
+
 @dataclass
 class TrainOptions:
     config: Path
@@ -36,6 +48,34 @@ class TrainOptions:
     batch_size: int | None = None
     workers: int | None = None
     synthetic_images: int = 1024  # per epoch, for --data synthetic
+    settings: tuple[str, ...] = ()  # --set KEY=VALUE over train.yaml's keys
+    initial_checkpoint: Path | None = None  # weights to start from (fine-tuning)
+    checkpoint_every: int | None = None  # also write last.pt every N steps
+    overwrite: bool = False  # replace the run already in --out
+    log: str | None = None  # "tensorboard" to log there as well
+
+
+def run_folder(options: TrainOptions) -> Path:
+    """--out, or runs/<generated folder's name>/ in the working directory: outside the
+    generated folder, which a rebuild owns."""
+    if options.out is not None:
+        return options.out
+    return Path("runs") / options.config.resolve().parent.name
+
+
+def claim_run_folder(out: Path, options: TrainOptions) -> list[Path]:
+    """The files of an earlier run in `out` that this run replaces (with --overwrite; only
+    the files a run writes, a user's notes stay), or TrainError when `out` holds a run and
+    neither --resume nor --overwrite was given. Deletes nothing itself."""
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if options.resume or not present:
+        return []
+    if not options.overwrite:
+        raise TrainError(
+            f"{out} already holds a run ({', '.join(present)}): continue it with --resume, "
+            "start another with --out DIR, or replace it with --overwrite"
+        )
+    return [out / name for name in present]
 
 
 @dataclass
@@ -75,8 +115,14 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     cls = getattr(module, cfg.model_class, None)
     if cls is None:
         raise TrainError(f"{path} defines no class {cfg.model_class} (the config's `model_class`)")
+    from specc.runtime.preflight import PreflightError, constructor_kwargs
+
+    try:
+        kwargs = constructor_kwargs(cls, cfg, str(path))
+    except PreflightError as error:
+        raise TrainError(str(error)) from None
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    model: nn.Module = cls(num_classes=cfg.num_classes)
+    model: nn.Module = cls(**kwargs)
     if cfg.sync_bn and ctx.world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     if cfg.channels_last and ctx.device.type == "cuda":
@@ -102,12 +148,10 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
             f"{root} has {len(classes)} classes but the model has {cfg.num_classes} outputs: "
             f"rebuild it with --set num_classes={len(classes)}"
         )
-    train_tf = transforms(cfg.img_size, True, cfg.aa, cfg.crop_pct)
-    train = ImageFolderSet(root / "train", train_tf, cfg.img_size, cfg.in_chans)
+    train = ImageFolderSet(root / "train", transforms(cfg, True), cfg.img_size, cfg.in_chans)
     val = None
     if (root / "val").is_dir():
-        val_tf = transforms(cfg.img_size, False, None, cfg.crop_pct)
-        val = ImageFolderSet(root / "val", val_tf, cfg.img_size, cfg.in_chans)
+        val = ImageFolderSet(root / "val", transforms(cfg, False), cfg.img_size, cfg.in_chans)
     return train, val, len(classes)
 
 
@@ -118,3 +162,51 @@ def build_optimizer(cfg: TrainConfig, model: nn.Module, lr: float) -> torch.opti
     if cfg.opt == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
     return RMSpropTF(groups, lr=lr, decay=cfg.opt_decay, momentum=cfg.momentum, eps=cfg.opt_eps)
+
+
+def build_scheduler(
+    cfg: TrainConfig, optimizer: torch.optim.Optimizer, lr: float, steps_per_epoch: int
+) -> Any:
+    """The per-step schedule of train.yaml's `sched`: `step` (the EfficientNet recipe's
+    staircase decay) or `cosine` (to `min_lr` at the last step), both after the warm-up."""
+    from specc.runtime.schedule import WarmupCosine, WarmupExponential
+
+    if cfg.sched == "cosine":
+        return WarmupCosine(
+            optimizer,
+            base_lr=lr,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=cfg.epochs * steps_per_epoch,
+            warmup_epochs=cfg.warmup_epochs,
+            min_lr=cfg.min_lr,
+        )
+    return WarmupExponential(
+        optimizer,
+        base_lr=lr,
+        steps_per_epoch=steps_per_epoch,
+        warmup_epochs=cfg.warmup_epochs,
+        decay_rate=cfg.decay_rate,
+        decay_epochs=cfg.decay_epochs,
+    )
+
+
+def load_initial(model: nn.Module, path: Path) -> list[str]:
+    """`--initial-checkpoint`: a specc state dict or training checkpoint of this model
+    loads as is; torchvision/timm weights are imported by structure (a classifier of
+    another size stays fresh, the stem adapts to in_chans). Returns the report lines."""
+    from specc.runtime.weights import WeightImportError, import_weights, read_checkpoint
+
+    try:
+        source = read_checkpoint(path)
+        own = model.state_dict()
+        if list(source) == list(own) and all(
+            source[k].shape == own[k].shape for k in own
+        ):  # fmt: skip
+            model.load_state_dict(source, strict=True)
+            return [f"initial weights: {path} ({len(source)} tensors)"]
+        report = import_weights(model, source)
+    except WeightImportError as error:
+        raise TrainError(
+            f"--initial-checkpoint {path} does not fit the model:\n  " + "\n  ".join(error.problems)
+        ) from None
+    return [f"initial weights: {report.tensors} tensors imported from {path}", *report.lines()]

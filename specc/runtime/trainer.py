@@ -13,10 +13,8 @@ Construction (devices, model, data, optimiser) lives in `specc.runtime.setup`.
 from __future__ import annotations
 
 import gc
-import hashlib
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,21 +22,35 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader
 
 from specc.runtime import checkpoint
 from specc.runtime.config import TrainConfig, load_config
-from specc.runtime.data import DataError, ShardedSampler, SyntheticSet
-from specc.runtime.metrics import MetricsLog, StepProgress, correct_topk
+from specc.runtime.data import DataError
+from specc.runtime.evaluate import (
+    EpochTotals,
+    evaluate,
+    open_tensorboard,
+    record_rank_digests,
+    require_tensorboard,
+)
+from specc.runtime.feed import Feed
+from specc.runtime.metrics import MetricsLog, StepProgress
+from specc.runtime.preflight import PreflightError, preflight, step_failure
 from specc.runtime.setup import (
     Context,
+    Interrupted,
     TrainError,
     TrainOptions,
     build_data,
     build_model,
     build_optimizer,
+    build_scheduler,
+    claim_run_folder,
+    load_initial,
+    run_folder,
     setup,
 )
+from specc.runtime.signals import StopSignals
 
 
 @dataclass
@@ -51,7 +63,10 @@ class Progress:
 
 
 def train(options: TrainOptions) -> Progress:
-    """Run (or resume) a training run; returns what happened."""
+    """Run (or resume) a training run; returns what happened.
+
+    Raises TrainError (or SpecError for the config) with a message a user can act on, and
+    Interrupted after SIGINT/SIGTERM once the checkpoint is written."""
     overrides = {
         k: v
         for k, v in (
@@ -61,14 +76,17 @@ def train(options: TrainOptions) -> Progress:
         )
         if v is not None
     }
-    cfg = load_config(options.config, overrides)
+    cfg = load_config(options.config, overrides, options.settings)
     ctx = setup()
     folder = options.config.parent
-    out = options.out or folder / "runs" / "train"
-    if ctx.main:
-        out.mkdir(parents=True, exist_ok=True)
+    out = run_folder(options)
+    replaced = claim_run_folder(out, options) if ctx.main else []
     try:
-        run = Run(cfg, options, ctx, folder, out)
+        run = Run(cfg, options, ctx, folder, out)  # writes nothing: a refused run leaves no trace
+        if ctx.main:
+            for path in replaced:
+                path.unlink()
+            out.mkdir(parents=True, exist_ok=True)
         state = run.fit()
     except DataError as error:
         raise TrainError(str(error)) from None
@@ -104,32 +122,21 @@ class Run:
         self, cfg: TrainConfig, options: TrainOptions, ctx: Context, folder: Path, out: Path
     ) -> None:
         from specc.runtime.ema import ModelEma
-        from specc.runtime.schedule import WarmupExponential
 
         self.cfg, self.options, self.ctx, self.out = cfg, options, ctx, out
         self.model = build_model(cfg, folder, ctx)
+        self.notes: list[str] = []
+        if options.initial_checkpoint is not None and not options.resume:
+            self.notes += load_initial(self.model, options.initial_checkpoint)
         self.identity = checkpoint.identity(self.model, cfg.recipe_hash())
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
-        self.train_set, self.val_set, _ = build_data(cfg, options, ctx)
-        self.sampler = ShardedSampler(
-            len(self.train_set), ctx.rank, ctx.world, cfg.seed, True, True
-        )
-        self.steps_per_epoch = self.sampler.per_rank() // cfg.batch_size
-        if self.steps_per_epoch == 0:
-            raise TrainError(
-                f"batch size {cfg.batch_size} is larger than the {self.sampler.per_rank()} "
-                "training images each process gets; pass a smaller --batch-size"
-            )
+        self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
+        self.check_before_training()
+        self.feed = Feed(cfg, ctx, self.train_set)
+        self.steps_per_epoch = self.feed.steps_per_epoch
         self.lr = cfg.lr_base * cfg.batch_size * ctx.world / cfg.lr_base_size
         self.optimizer = build_optimizer(cfg, self.model, self.lr)
-        self.scheduler = WarmupExponential(
-            self.optimizer,
-            base_lr=self.lr,
-            steps_per_epoch=self.steps_per_epoch,
-            warmup_epochs=cfg.warmup_epochs,
-            decay_rate=cfg.decay_rate,
-            decay_epochs=cfg.decay_epochs,
-        )
+        self.scheduler = build_scheduler(cfg, self.optimizer, self.lr, self.steps_per_epoch)
         self.ema = (
             ModelEma(self.model, decay=cfg.model_ema_decay, warmup=cfg.model_ema_warmup)
             if cfg.model_ema
@@ -147,16 +154,33 @@ class Run:
         if options.compile:
             self.net = torch.compile(self.net, backend=options.compile)  # type: ignore[assignment]
         self.state = Progress()
+        self.partial = EpochTotals()  # the current epoch so far (saved in mid-epoch checkpoints)
         self.log = MetricsLog(out)
-        self.synthetic: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.tensorboard: Any = None  # opened by fit(), once the run folder exists
+        if options.log == "tensorboard":
+            require_tensorboard()
+        self.signals = StopSignals()
+
+    def check_before_training(self) -> None:
+        """One image through the model before step 1 (see `specc.runtime.preflight`)."""
+        if self.cfg.img_size != getattr(self.cfg.built, "img_size", self.cfg.img_size):
+            built = self.cfg.built.img_size  # type: ignore[union-attr]
+            self.notes.append(
+                f"training at {self.cfg.img_size} px (model.py was built for {built})"
+            )
+        try:
+            preflight(self.model, self.cfg, self.train_set[0][0], self.classes)
+        except PreflightError as error:
+            raise TrainError(str(error)) from None
 
     # --- checkpoints ----------------------------------------------------------------------
 
-    def save(self, name: str) -> None:
+    def save(self, name: str) -> Path:
+        path = self.out / name
         if not self.ctx.main:
-            return
+            return path
         checkpoint.save(
-            self.out / name,
+            path,
             {
                 "identity": self.identity,
                 "model": self.model.state_dict(),
@@ -167,11 +191,13 @@ class Run:
                 "epoch": self.state.epoch,
                 "step": self.state.step,
                 "best": self.state.best,
+                "partial": self.partial.as_list(),
                 "rng": checkpoint.rng_state(),
             },
         )
+        return path
 
-    def restore(self, spec: str) -> None:
+    def restore(self, spec: str) -> str:
         path = self.out / "last.pt" if spec == "last" else Path(spec)
         try:
             state = checkpoint.load(path, self.identity)
@@ -188,90 +214,123 @@ class Run:
             state["step"],
             state["best"],
         )
+        # The epoch's totals before the stop are rank 0's; with several processes its share
+        # stands for all of them (an estimate: the row's loss and accuracy, not the weights).
+        partial = state.get("partial") or [0.0] * 5
+        share = [v * self.ctx.world for v in partial[:4]] + partial[4:]
+        self.partial = EpochTotals.from_list(share if self.ctx.main else None)
         if self.ctx.world == 1:
             checkpoint.restore_rng(state["rng"])
         else:  # only rank 0's generator was saved; the others restart from a known seed
             torch.manual_seed(self.cfg.seed + 1000 * self.ctx.rank + self.state.step)
+        if self.ctx.main:  # a kill between an epoch's row and its checkpoint: drop the row
+            self.log.keep_before(self.state.epoch)
+        done = self.state.step - self.state.epoch * self.steps_per_epoch
+        return f"resumed from {path} at epoch {self.state.epoch} step {done}"
 
     # --- the loop -------------------------------------------------------------------------
 
     def fit(self) -> Progress:
+        if self.options.log == "tensorboard" and self.ctx.main:
+            self.tensorboard = open_tensorboard(self.out)
         if self.options.resume:
-            self.restore(self.options.resume)
+            self.notes.append(self.restore(self.options.resume))
         limit = self.options.max_steps
         total = self.cfg.epochs * self.steps_per_epoch
         total = min(total, limit) if limit is not None else total
         self.progress = StepProgress(self.ctx.main, self.cfg.log_interval, total, self.state.step)
-        with self.progress:
-            while self.state.epoch < self.cfg.epochs:
+        with self.progress, self.signals:
+            for line in self.header():
+                self.progress.line(line)
+            while self.state.epoch < self.cfg.epochs and not self.state.stopped:
                 self.state.stopped = self.train_epoch(limit)
-                if self.state.stopped:
-                    self.save("last.pt")
-                    break
+                if self.signalled():
+                    self.interrupt()
+            if self.state.stopped and self.partial.seen:
+                self.save("last.pt")
         self.record_rank_digests()
         return self.state
 
-    def loader(self, skip_batches: int) -> DataLoader[Any]:
-        self.sampler.set_epoch(self.state.epoch, skip_batches * self.cfg.batch_size)
-        cuda = self.ctx.device.type == "cuda"
-        # The loader draws its worker seed from this generator, not from the global one that
-        # augmentation and dropout use, so creating it mid-epoch on resume changes nothing.
-        seed = self.cfg.seed + 1000 * self.ctx.rank + self.state.epoch
-        return DataLoader(
-            self.train_set,
-            batch_size=self.cfg.batch_size,
-            sampler=self.sampler,
-            num_workers=self.cfg.workers,
-            pin_memory=self.cfg.pin_mem and cuda,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(seed),
+    def header(self) -> list[str]:
+        """The first lines of a run: where it writes, on what, from which data."""
+        data = self.options.data or self.cfg.data_dir
+        val = f", {len(self.val_set)} for validation" if self.val_set is not None else ""
+        return [
+            f"run folder {self.out}",
+            f"device {self.ctx.device}" + (f" x {self.ctx.world}" if self.ctx.world > 1 else ""),
+            f"data {data}: {len(self.train_set)} training images, {self.classes} classes{val}",
+            *self.notes,
+        ]
+
+    def signalled(self) -> bool:
+        """Whether to stop for a signal now. Several processes must stop after the same step,
+        so they agree (an all-reduce) every `log_interval` steps and at epoch ends, not
+        every step, which would synchronise the device each step."""
+        if self.ctx.world == 1:
+            return self.signals.received is not None
+        at_epoch_end = self.state.step % self.steps_per_epoch == 0
+        if self.state.step % self.cfg.log_interval and not at_epoch_end:
+            return False
+        flag = torch.tensor([float(self.signals.received or 0)], device=self.ctx.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and self.signals.received is None:
+            self.signals.received = int(flag.item())
+        return bool(flag.item())
+
+    def interrupt(self) -> None:
+        """After SIGINT/SIGTERM: the step is finished; checkpoint, say how to go on, exit."""
+        path = self.save("last.pt")
+        done = self.state.step - self.state.epoch * self.steps_per_epoch
+        command = f"specc train {self.options.config} --out {self.out} --resume"
+        if self.options.data:
+            command += f" --data {self.options.data}"
+        raise Interrupted(
+            f"{self.signals.name} at epoch {self.state.epoch} step {done}: checkpoint written "
+            f"to {path}; continue with: {command}",
+            self.signals.exit_code,
         )
 
-    def batches(self, skip: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
-        """(inputs, labels, unreadable images dropped) on the device, for the rest of the epoch."""
-        if isinstance(self.train_set, SyntheticSet):
-            # Throughput runs: one random batch, made once and kept on the device, so that
-            # the model and the trainer are measured, not the input pipeline.
-            if self.synthetic is None:
-                inputs, labels = self.train_set.batch(self.cfg.batch_size)
-                self.synthetic = self.to_device(inputs, labels)
-            for _ in range(self.steps_per_epoch - skip):
-                yield (*self.synthetic, 0)
-            return
-        for inputs, labels in self.loader(skip):
-            keep = labels >= 0  # on the CPU: no device synchronisation
-            dropped = len(labels) - int(keep.sum())
-            if dropped:
-                inputs, labels = inputs[keep], labels[keep]
-            yield (*self.to_device(inputs, labels), dropped)
-
-    def to_device(
-        self, inputs: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = inputs.to(self.ctx.device, non_blocking=True)
-        if self.cfg.channels_last and self.ctx.device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return inputs, labels.to(self.ctx.device, non_blocking=True)
-
     def train_epoch(self, limit: int | None) -> bool:
-        """Train the rest of the current epoch; True when stopped by --max-steps."""
+        """Train the rest of the current epoch; True when --max-steps stopped the run.
+
+        A run whose limit falls on the epoch's last step finishes the epoch (its row and
+        checkpoints), so a resumed run never records an empty epoch."""
         done_in_epoch = self.state.step - self.state.epoch * self.steps_per_epoch
         self.net.train()
         # Sums stay on the device: reading them every step would synchronise every step.
         totals = torch.zeros(3, dtype=torch.float64, device=self.ctx.device)  # loss, correct, seen
         started, images, dropped = time.perf_counter(), 0, 0
-        for inputs, labels, skipped in self.batches(done_in_epoch):
-            loss, logits = self.step(inputs, labels)
+        every = self.options.checkpoint_every
+        for inputs, labels, skipped in self.feed.batches(self.state.epoch, done_in_epoch):
+            loss, logits = self.guarded_step(inputs, labels)
             correct = (logits.argmax(dim=1) == labels).sum()
             totals += torch.stack([loss * len(labels), correct, totals.new_tensor(len(labels))])
             images, dropped = images + len(labels), dropped + skipped
             self.state.step += 1
+            self.partial.track(totals, dropped, time.perf_counter() - started)
             self.report_step(loss, images / (time.perf_counter() - started))
-            if limit is not None and self.state.step >= limit:
+            at_epoch_end = self.state.step % self.steps_per_epoch == 0
+            if not at_epoch_end and self.signalled():
+                return False
+            if limit is not None and self.state.step >= limit and not at_epoch_end:
                 return True
-        counts = torch.cat([totals.cpu(), torch.tensor([float(dropped)], dtype=torch.float64)])
-        self.end_epoch(counts, images / (time.perf_counter() - started), started)
-        return False
+            if every is not None and self.state.step % every == 0 and not at_epoch_end:
+                self.save("last.pt")
+        self.end_epoch(self.partial.counts(), self.partial.rate())
+        return limit is not None and self.state.step >= limit
+
+    def guarded_step(
+        self, inputs: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`step`, with any exception but running out of memory turned into a message
+        naming the step and, where the traceback shows it, the layer."""
+        try:
+            return self.step(inputs, labels)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except (RuntimeError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
+            message = step_failure(self.model, exc, self.state.step + 1, self.state.epoch)
+            raise TrainError(message) from None
 
     def step(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(self.ctx.device.type, dtype=self.dtype, enabled=self.amp):
@@ -290,7 +349,9 @@ class Run:
         lr = self.optimizer.param_groups[0]["lr"]
         self.progress.step(self.state.step, self.state.epoch, loss, lr, rate)
 
-    def end_epoch(self, totals: torch.Tensor, rate: float, started: float) -> None:
+    def end_epoch(self, totals: torch.Tensor, rate: float) -> None:
+        """The epoch's row, then best.pt (when it improved), then last.pt: a kill between
+        any two leaves a checkpoint from which the resumed run redoes what was lost."""
         if self.ctx.world > 1:
             totals = totals.to(self.ctx.device)
             dist.all_reduce(totals)
@@ -305,76 +366,36 @@ class Run:
             "skipped_images": int(skipped),
         }
         if self.val_set is not None:
-            row["eval_top1"], row["eval_top5"] = self.evaluate(self.model)
+            row["eval_top1"], row["eval_top5"] = evaluate(self, self.model)
             if self.ema is not None:
-                row["ema_top1"], row["ema_top5"] = self.evaluate(self.ema.module)
-        row["seconds"] = time.perf_counter() - started
+                row["ema_top1"], row["ema_top5"] = evaluate(self, self.ema.module)
+        row["seconds"] = self.partial.seconds
         if self.ctx.device.type == "cuda":
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.ctx.device) / 2**30
         self.state.epoch += 1
+        self.partial = EpochTotals()
         score = row.get("eval_top1", row["train_top1"])
         improved = score > self.state.best
         self.state.best = max(self.state.best, score)
         self.state.history.append(row)
         if self.ctx.main:
             self.log.append(row)
+            if self.tensorboard is not None:
+                self.tensorboard.append(row)
             self.progress.line(_epoch_line(row))
-            self.save("last.pt")
             if improved:
                 self.save("best.pt")
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> tuple[float, float]:
-        assert self.val_set is not None
-        model.eval()
-        sampler = ShardedSampler(len(self.val_set), self.ctx.rank, self.ctx.world, 0, False, False)
-        loader = DataLoader(
-            self.val_set,
-            batch_size=self.cfg.batch_size,
-            sampler=sampler,
-            num_workers=self.cfg.workers,
-            generator=torch.Generator(),
-        )
-        counts = torch.zeros(3, dtype=torch.float64)
-        for inputs, labels in loader:
-            keep = labels >= 0
-            inputs, labels = inputs[keep].to(self.ctx.device), labels[keep].to(self.ctx.device)
-            with torch.autocast(self.ctx.device.type, dtype=self.dtype, enabled=self.amp):
-                logits = model(inputs)
-            counts += torch.tensor(
-                [correct_topk(logits, labels, 1), correct_topk(logits, labels, 5), len(labels)]
-            )
-        if self.ctx.world > 1:
-            dist.all_reduce(counts)
-        model.train()
-        return counts[0].item() / max(counts[2].item(), 1), counts[1].item() / max(
-            counts[2].item(), 1
-        )
+            self.save("last.pt")
 
     def record_rank_digests(self) -> None:
-        """Every rank's parameter digest, gathered into ranks.json: DDP replicas must agree.
-
-        Parameters only: BatchNorm running statistics are per-rank (each rank's forward
-        updates them from its own batch) unless sync_bn is on."""
-        digest = hashlib.sha256()
-        for tensor in self.model.parameters():
-            digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-        digests: list[Any] = [digest.hexdigest()]
-        if self.ctx.world > 1:
-            digests = [None] * self.ctx.world
-            dist.all_gather_object(digests, digest.hexdigest())
-        if self.ctx.main:
-            import json
-
-            (self.out / "ranks.json").write_text(
-                json.dumps({"weights_sha256": digests}, indent=2) + "\n"
-            )
+        record_rank_digests(self.model, self.ctx, self.out)
 
 
 def _epoch_line(row: dict[str, Any]) -> str:
     text = (
-        f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, "
-        f"train top-1 {row['train_top1']:.3f}, {row['images_per_s']:.1f} img/s"
+        f"epoch {row['epoch']} step {row['step']}: loss {row['train_loss']:.4f}, "
+        f"train top-1 {row['train_top1']:.3f}, lr {row['lr']:.5g}, "
+        f"{row['images_per_s']:.1f} img/s, {row['seconds']:.1f} s"
     )
     if "eval_top1" in row:
         text += f", eval top-1 {row['eval_top1']:.3f} top-5 {row['eval_top5']:.3f}"

@@ -12,13 +12,20 @@ Pydantic only; the trainer (specc.runtime) reads the resolved train.yaml, not th
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from specc.spec.types import StrictModel
 
 Positive = Annotated[float, Field(gt=0.0)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Interpolation = Literal["bicubic", "bilinear", "nearest", "random"]
+# torchvision's AutoAugment policies, by name; anything else must be one of timm's
+# augmentation strings (`rand-m9-mstd0.5`, `augmix-m5-w4-d2`, `original-mstd0.5`, `v0`).
+TORCHVISION_POLICIES = ("imagenet", "cifar10", "svhn")
+TIMM_AUGMENT = re.compile(r"(rand|augmix|original|originalr|v0|v0r|3a)(-[A-Za-z0-9_.]+)*")
 
 
 class Training(StrictModel):
@@ -35,7 +42,10 @@ class Training(StrictModel):
     weight_decay: Annotated[float, Field(ge=0.0)] = Field(
         1e-5, description="L2 on conv and linear weights; never on norm parameters or biases"
     )
-    sched: Literal["step"] = Field("step", description="linear warm-up, then staircase decay")
+    sched: Literal["step", "cosine"] = Field(
+        "step", description="linear warm-up, then staircase decay (step) or a cosine to min_lr"
+    )
+    min_lr: Annotated[float, Field(ge=0.0)] = Field(0.0, description="cosine: the final rate")
     warmup_epochs: Annotated[float, Field(ge=0.0)] = 5.0
     decay_epochs: Positive = 2.4
     decay_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.97
@@ -45,8 +55,32 @@ class Training(StrictModel):
         True, description="decay min(d, (1 + n) / (10 + n)) after n updates, as TF's EMA"
     )
     smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
-    aa: Literal["imagenet", "cifar10", "svhn"] | None = Field(
-        "imagenet", description="torchvision AutoAugment policy; null for none"
+    aa: str | None = Field(
+        "imagenet",
+        description="AutoAugment policy of torchvision (imagenet, cifar10, svhn) or a timm "
+        "augmentation string (rand-m9-mstd0.5, augmix-m5-w4-d2, original); null for none",
+    )
+    hflip: Probability = Field(0.5, description="probability of a horizontal flip")
+    vflip: Probability = Field(0.0, description="probability of a vertical flip")
+    scale: Annotated[list[Probability], Field(min_length=2, max_length=2)] = Field(
+        [0.08, 1.0], description="random-resized-crop area range, as fractions of the image"
+    )
+    ratio: Annotated[list[Positive], Field(min_length=2, max_length=2)] = Field(
+        [0.75, 4 / 3], description="random-resized-crop aspect-ratio range"
+    )
+    color_jitter: Annotated[float, Field(ge=0.0)] = Field(
+        0.0, description="brightness/contrast/saturation jitter strength; 0 for none"
+    )
+    reprob: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="random-erasing probability (timm's, per-pixel noise)"
+    )
+    train_interpolation: Interpolation = "bicubic"
+    interpolation: Interpolation = Field("bicubic", description="evaluation resize")
+    mean: list[float] | None = Field(
+        None, description="per-channel input mean; null: ImageNet's for 3 channels, else 0.5"
+    )
+    std: list[Positive] | None = Field(
+        None, description="per-channel input std; null: ImageNet's for 3 channels, else 0.5"
     )
     crop_pct: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.875, description="evaluation: resize to size / crop_pct, then center-crop size"
@@ -60,3 +94,20 @@ class Training(StrictModel):
     sync_bn: bool = False
     seed: int = 42
     log_interval: Annotated[int, Field(ge=1)] = 50
+
+    @field_validator("aa")
+    @classmethod
+    def _known_augmentation(cls, value: str | None) -> str | None:
+        if value is None or value in TORCHVISION_POLICIES or TIMM_AUGMENT.fullmatch(value):
+            return value
+        raise ValueError(
+            f"unknown augmentation {value!r}: use one of {', '.join(TORCHVISION_POLICIES)}, "
+            "a timm string such as rand-m9-mstd0.5 or augmix-m5-w4-d2, or null"
+        )
+
+    @field_validator("scale", "ratio")
+    @classmethod
+    def _ordered(cls, value: list[float]) -> list[float]:
+        if value[0] > value[1]:
+            raise ValueError(f"the range must be [low, high], got {value}")
+        return value

@@ -135,3 +135,20 @@ def test_scheduler_refuses_bad_arguments_at_construction():
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         WarmupExponential(optimizer, base_lr=0.1, steps_per_epoch=0)
+
+
+def test_cosine_warms_up_then_falls_to_min_lr_at_the_last_step():
+    from specc.runtime.schedule import WarmupCosine, cosine_rate
+
+    kwargs = {"base_lr": 1.0, "steps_per_epoch": 10, "total_steps": 110, "warmup_epochs": 1}
+    assert cosine_rate(5, **kwargs) == pytest.approx(0.5)
+    assert cosine_rate(10, **kwargs) == pytest.approx(1.0)
+    assert cosine_rate(60, **kwargs) == pytest.approx(0.5)  # half way: cos(pi/2)
+    assert cosine_rate(110, **kwargs, min_lr=0.01) == pytest.approx(0.01)
+    assert cosine_rate(500, **kwargs) == pytest.approx(0.0)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = WarmupCosine(optimizer, **kwargs)
+    for _ in range(60):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5)

@@ -137,3 +137,122 @@ def test_imported_timm_weights_give_timms_logits(name):
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+
+
+# --- pairing by structure, and fine-tuning ------------------------------------------------
+
+
+def conv_bn(prefix: str, out: int, inp: int, kernel: int = 1) -> dict:
+    return {
+        f"{prefix}.weight": torch.randn(out, inp, kernel, kernel),
+        f"{prefix}.bn.weight": torch.randn(out),
+        f"{prefix}.bn.bias": torch.randn(out),
+    }
+
+
+def test_a_shortcut_registered_first_pairs_with_the_modules_shortcut():
+    # torchvision's RegNet registers `proj` before the residual branch `f`; specc's block
+    # registers the shortcut last. Same shapes would pair silently wrong by order alone.
+    source = {
+        **conv_bn("stem", 8, 3, 3),
+        **conv_bn("trunk.b1.proj", 16, 8),
+        **conv_bn("trunk.b1.f.a", 16, 8),
+        **conv_bn("trunk.b1.f.b", 16, 16),
+    }
+    target = {
+        **conv_bn("stem.conv", 8, 3, 3),
+        **conv_bn("stages.0.0.reduce", 16, 8),
+        **conv_bn("stages.0.0.spatial", 16, 16),
+        **conv_bn("stages.0.0.shortcut", 16, 8),
+    }
+    mapped = map_state_dict(source, target)
+    for name in ("weight", "bn.weight", "bn.bias"):
+        assert torch.equal(mapped[f"stages.0.0.shortcut.{name}"], source[f"trunk.b1.proj.{name}"])
+        assert torch.equal(mapped[f"stages.0.0.reduce.{name}"], source[f"trunk.b1.f.a.{name}"])
+        assert torch.equal(mapped[f"stages.0.0.spatial.{name}"], source[f"trunk.b1.f.b.{name}"])
+
+
+def test_shapes_that_differ_by_unit_dimensions_are_reshaped():
+    source = {"block.gamma": torch.randn(8, 1, 1), "block.fc.weight": torch.randn(32, 8)}
+    target = {"stem.scale": torch.zeros(8), "stem.pw.weight": torch.zeros(32, 8, 1, 1)}
+    mapped = map_state_dict(source, target)
+    assert torch.equal(mapped["stem.scale"], source["block.gamma"].flatten())
+    assert torch.equal(mapped["stem.pw.weight"].flatten(1), source["block.fc.weight"])
+
+
+def test_a_classifier_of_another_size_stays_fresh_and_the_rest_is_imported():
+    model = torch.nn.Module()
+    model.stem = torch.nn.Conv2d(3, 8, 3)
+    model.classifier = torch.nn.Linear(8, 10)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    source = {"features.0.weight": torch.randn(8, 3, 3, 3), "features.0.bias": torch.randn(8),
+              "fc.weight": torch.randn(1000, 8), "fc.bias": torch.randn(1000)}  # fmt: skip
+    report = import_weights(model, source)
+    assert torch.equal(model.stem.weight, source["features.0.weight"])
+    assert torch.equal(model.classifier.weight, fresh["classifier.weight"])
+    assert report.fresh == ("classifier.weight", "classifier.bias")
+    assert report.tensors == 2
+    with pytest.raises(WeightImportError, match=r"classifier\.weight"):
+        import_weights(model, source, fine_tune=False)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 4])
+def test_the_stem_is_adapted_to_the_input_channels_as_timm_does(channels):
+    timm = pytest.importorskip("timm")
+    from timm.models import adapt_input_conv
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(channels, 8, 3), torch.nn.Conv2d(8, 4, 1))
+    source = {"a.weight": torch.randn(8, 3, 3, 3), "a.bias": torch.randn(8),
+              "b.weight": torch.randn(4, 8, 1, 1), "b.bias": torch.randn(4)}  # fmt: skip
+    report = import_weights(model, source)
+    assert report.adapted == ("0.weight",)
+    expected = adapt_input_conv(channels, source["a.weight"].clone())
+    torch.testing.assert_close(model[0].weight, expected)
+    assert timm is not None
+
+
+def test_mismatches_outside_the_classifier_and_stem_are_refused():
+    source = {"a.weight": torch.randn(8, 3, 3, 3), "b.weight": torch.randn(16, 8, 3, 3),
+              "fc.weight": torch.randn(10, 16)}  # fmt: skip
+    target = {"stem.weight": torch.zeros(8, 3, 3, 3), "mid.weight": torch.zeros(16, 8, 5, 5),
+              "classifier.weight": torch.zeros(5, 16)}  # fmt: skip
+    with pytest.raises(WeightImportError) as excinfo:
+        map_state_dict(source, target)
+    assert excinfo.value.problems == [
+        "tensor 1: checkpoint b.weight (16, 8, 3, 3) does not fit mid.weight (16, 8, 5, 5)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "adapted", "fresh"),
+    [(["num_classes=10"], 0, 2), (["input.channels=1"], 1, 0)],
+    ids=["10-classes", "1-channel"],
+)
+def test_torchvision_b0_fine_tunes_into_another_build_which_then_trains(
+    tmp_path, overrides, adapted, fresh
+):
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    torch.manual_seed(0)
+    reference = torchvision.models.efficientnet_b0(weights=None)
+    checkpoint = tmp_path / "b0.pth"
+    torch.save(reference.state_dict(), checkpoint)
+    folder = tmp_path / "b0"
+    specc.write(specc.compile(SPECS / "b0.yaml", preset="b0", overrides=TV_EPS + overrides), folder)
+    result = CliRunner().invoke(main, ["weights", "import", str(checkpoint), "--into", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert ("adapted to the input channels: stem.conv.weight" in result.output) == bool(adapted)
+    left_fresh = "left freshly initialised: classifier.weight, classifier.bias"
+    assert (left_fresh in result.output) == bool(fresh)
+    model = specc.instantiate(folder)
+    model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True), strict=True)
+    head = reference.features[8][0].weight
+    torch.testing.assert_close(model.head.conv.weight, head)
+    channels = model.stem.conv.weight.shape[1]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    logits = model.train()(torch.randn(2, channels, 64, 64))
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    optimizer.step()
+    assert logits.shape[1] == (10 if fresh else 1000)
