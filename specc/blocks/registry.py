@@ -116,9 +116,7 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind]:
     literal = _block_literal(kind)
     if literal != (kind.name,):
         found = "no Literal" if literal is None else " | ".join(map(repr, literal))
-        raise _Unusable(
-            f"its schema's `block` field must be Literal[{kind.name!r}], found {found}"
-        )
+        raise _Unusable(f"its schema's `block` field must be Literal[{kind.name!r}], found {found}")
     module = sys.modules.get(ep.module)
     file = getattr(module, "__file__", None)
     folder = Path(file).parent / "templates" if file else None

@@ -195,7 +195,9 @@ def broken(tmp_path) -> Path:
 @pytest.mark.parametrize("kind", sorted(_MESSAGES))
 def test_a_broken_plugin_is_named_when_a_spec_uses_its_kind(tmp_path, broken, kind):
     spec = tmp_path / "uses.yaml"
-    spec.write_text(SPEC.read_text().replace("block: ghost, kernel: 5", f"block: {kind}, kernel: 5"))
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", f"block: {kind}, kernel: 5")
+    )
     out = tmp_path / "out"
     result = specc("build", spec, "--out", out, path=[GHOSTNET, broken])
     assert result.returncode == 1, result.stdout

@@ -97,7 +97,9 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
 
     name, extra = block.name, block.extra
     hidden, kernel = extra["expanded"], block.kernel
-    out = _ghost_module(builder, f"{name}.ghost1", x, scope("expand"), hidden, block.activation, ctx)
+    out = _ghost_module(
+        builder, f"{name}.ghost1", x, scope("expand"), hidden, block.activation, ctx
+    )
     if block.stride > 1:
         out = conv_norm_act(
             builder, f"{name}.depthwise", out, scope("depthwise"), out_channels=hidden,
