@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from specc.blocks import basic, bottleneck, conv, convnext, dsconv, fused_mbconv, mbconv
-from specc.blocks.base import BlockKind
+from specc.blocks.base import BlockKind, StageBase
 
 GROUP = "specc.blocks"
 BUILTIN: dict[str, BlockKind] = {
@@ -113,6 +113,8 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind]:
         raise _Unusable(f"it gives a {type(kind).__name__}, not a specc BlockKind")
     if kind.name != ep.name:
         raise _Unusable(f"the entry point is named {ep.name!r} but the kind {kind.name!r}")
+    if not (isinstance(kind.schema, type) and issubclass(kind.schema, StageBase)):
+        raise _Unusable("its schema must be a subclass of specc.blocks.base.StageBase")
     literal = _block_literal(kind)
     if literal != (kind.name,):
         found = "no Literal" if literal is None else " | ".join(map(repr, literal))
@@ -122,6 +124,8 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind]:
     folder = Path(file).parent / "templates" if file else None
     plugin = Plugin(plugin.distribution, plugin.entry_point, folder)
     for name in (kind.template, *kind.requires):
+        if not name or Path(name).name != name or name.startswith("."):
+            raise _Unusable(f"template {name!r} must be a plain file name in {folder}")
         if not _template_exists(name, folder):
             where = folder if folder is not None else "(no module folder)"
             raise _Unusable(f"template {name!r} not found in {where} or specc's templates")
@@ -131,7 +135,7 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind]:
 
 
 def _block_literal(kind: BlockKind) -> tuple[object, ...] | None:
-    field = kind.schema.model_fields.get("block") if hasattr(kind.schema, "model_fields") else None
+    field = kind.schema.model_fields.get("block")
     if field is None or typing.get_origin(field.annotation) is not typing.Literal:
         return None
     return typing.get_args(field.annotation)

@@ -160,6 +160,20 @@ _BROKEN = {
         "KIND = dataclasses.replace(specc_ghostnet.KIND, name='ghost_template', schema=Stage)\n",
         None,
     ),
+    "ghost_schema": (
+        "import dataclasses, specc_ghostnet\n"
+        "KIND = dataclasses.replace(specc_ghostnet.KIND, name='ghost_schema', schema=dict)\n",
+        None,
+    ),
+    "ghost_path": (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        "    block: typing.Literal['ghost_path']\n"
+        "KIND = dataclasses.replace(\n"
+        "    specc_ghostnet.KIND, name='ghost_path', schema=Stage, template='../secret.j2'\n"
+        ")\n",
+        None,
+    ),
     "mbconv": (
         "import dataclasses, specc_ghostnet\n"
         "KIND = dataclasses.replace(specc_ghostnet.KIND, name='mbconv')\n",
@@ -172,6 +186,8 @@ _MESSAGES = {
     "ghost_not_kind": "it gives a str, not a specc BlockKind",
     "ghost_literal": "its schema's `block` field must be Literal['ghost_literal'], found 'ghost'",
     "ghost_template": "template 'ghost.py.j2' not found in",
+    "ghost_schema": "its schema must be a subclass of specc.blocks.base.StageBase",
+    "ghost_path": "template '../secret.j2' must be a plain file name",
 }
 
 
