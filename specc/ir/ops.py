@@ -66,6 +66,13 @@ def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     return inputs[0]
 
 
+def _concat(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    """Channel concatenation of two maps of the same size (GhostNet's ghost module); the
+    validator reports maps of different sizes."""
+    first, second = inputs
+    return (first[0] + second[0], *first[1:])
+
+
 def _input(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     return tuple(attrs["shape"])
 
@@ -185,6 +192,8 @@ OPS: dict[str, Op] = {
         # A learned per-channel scale (ConvNeXt's layer scale): C parameters.
         Op("layer_scale", _same, _channel_params, _none),
         Op("add", _same, _none, _none, arity=2),
+        # Channel concatenation (GhostNet's ghost module): no parameters, no MACs.
+        Op("concat", _concat, _none, _none, arity=2),
         Op("drop_path", _same, _none, _none),
         Op("dropout", _same, _none, _none),
         Op("flatten", _flatten, _none, _none),

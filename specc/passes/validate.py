@@ -62,6 +62,8 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
         return ["its inputs and its incoming edges disagree"]
 
     messages = []
+    if op == "concat" and inputs[0][1:] != inputs[1][1:]:
+        messages.append(f"concat of maps of different sizes: {fmt(inputs[0])} vs {fmt(inputs[1])}")
     if op in ("add", "mul"):
         messages += _check_elementwise(op, inputs)
     elif op == "conv":

@@ -193,6 +193,9 @@ def _diagnostic(error: Mapping[str, Any], source: Source) -> Diagnostic:
         known = sorted(_block_kinds())
         message = f"unknown block kind {tag!r}; known kinds: {', '.join(known)}"
         hint = did_you_mean(str(tag), known)
+        plugin_problem = _broken_plugin(str(tag))
+        if plugin_problem is not None:
+            message, hint = plugin_problem, None
         path = (*path, "block")
     elif kind == "union_tag_not_found":
         message = (
@@ -217,6 +220,12 @@ def _data_path(data: Any, loc: Iterable[str | int]) -> DataPath:
             node = None
         path.append(part)
     return tuple(path)
+
+
+def _broken_plugin(kind: str) -> str | None:
+    from specc.blocks.registry import broken_message
+
+    return broken_message(kind)
 
 
 def _block_kinds() -> list[str]:

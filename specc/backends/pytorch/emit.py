@@ -25,7 +25,7 @@ from specc.architecture import Architecture
 from specc.backends.pytorch import code
 from specc.blocks.base import Argument, Code, LowerContext, ResolvedBlock
 from specc.blocks.parts import ACTIVATIONS
-from specc.blocks.registry import KINDS
+from specc.blocks.registry import KINDS, plugin_of
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.scaling.resolve import ResolvedLayer
 
@@ -49,8 +49,16 @@ _BLOCK_TEMPLATES = Path(__file__).parents[2] / "blocks" / "templates"
 
 @cache
 def _environment() -> jinja2.Environment:
+    """Templates of the backend and the built-in kinds by name; a plugin kind's own
+    templates under `plugin:<kind>/<name>` (see `_template_name`)."""
+    plugins = {}
+    for name in KINDS:
+        plugin = plugin_of(name)
+        if plugin is not None and plugin.templates is not None:
+            plugins[f"plugin:{name}"] = jinja2.FileSystemLoader(str(plugin.templates))
+    builtin = jinja2.FileSystemLoader([str(_TEMPLATES), str(_BLOCK_TEMPLATES)])
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(_TEMPLATES), str(_BLOCK_TEMPLATES)]),
+        loader=jinja2.ChoiceLoader([builtin, jinja2.PrefixLoader(plugins)]),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -146,9 +154,17 @@ def _class_templates(arch: Architecture) -> list[str]:
     for kind_name in sorted({stage.kind for stage in arch.resolved.stages}):
         kind = KINDS[kind_name]
         for name in kind.requires:
-            need(name)
-        need(kind.template)
+            need(_template_name(kind_name, name))
+        need(_template_name(kind_name, kind.template))
     return ordered
+
+
+def _template_name(kind: str, name: str) -> str:
+    """A plugin's templates come from its own folder first, then specc's (e.g. conv.py.j2)."""
+    plugin = plugin_of(kind)
+    if plugin is not None and plugin.templates is not None and (plugin.templates / name).is_file():
+        return f"plugin:{kind}/{name}"
+    return name
 
 
 def _init_lines(arch: Architecture, ctx: LowerContext) -> list[str]:
