@@ -14,6 +14,8 @@ kind get an error naming the plugin; other specs never notice it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 import typing
 from collections.abc import Iterator, Mapping
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from specc.blocks import basic, bottleneck, conv, convnext, dsconv, fused_mbconv, mbconv
 from specc.blocks.base import BlockKind, StageBase
+from specc.diagnostics import Diagnostic, Location, SpecError
 
 GROUP = "specc.blocks"
 BUILTIN: dict[str, BlockKind] = {
@@ -96,8 +99,34 @@ def _discover() -> _Discovered:
             broken.setdefault(name, []).append(BrokenPlugin(claimants[0], reason))
             plugins.pop(name)
         else:
-            kinds[name] = loaded[name]
+            kinds[name] = _guarded(loaded[name], plugins[name])
     return _Discovered(kinds, plugins, broken)
+
+
+# A kind's callables that compilation and emission call; a plugin's may fail in any way.
+_CALLABLES = ("resolve", "lower", "arguments", "channels", "describe")
+
+
+def _guarded(kind: BlockKind, plugin: Plugin) -> BlockKind:
+    """`kind` with each callable turning a plugin's exception into a SpecError naming the
+    plugin (exit 1, no traceback); specc's own SpecErrors pass through."""
+
+    def guard(name: str, function: typing.Callable[..., typing.Any]) -> typing.Any:
+        @functools.wraps(function)
+        def call(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+            try:
+                return function(*args, **kwargs)
+            except SpecError:
+                raise
+            except Exception as exc:
+                message = f"its `{name}` failed: {type(exc).__name__}: {exc}"
+                raise SpecError([Diagnostic(message, Location(str(plugin)))]) from None
+
+        return call
+
+    return dataclasses.replace(
+        kind, **{name: guard(name, getattr(kind, name)) for name in _CALLABLES}
+    )
 
 
 class _Unusable(Exception):

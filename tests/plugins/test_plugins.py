@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +243,34 @@ def test_two_plugins_with_one_name_are_both_named(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "more than one plugin provides block kind 'ghost'" in result.stderr
     assert "'ghost-copy'" in result.stderr and "'specc-ghostnet'" in result.stderr
+
+
+def test_a_plugin_failing_while_building_is_named_not_a_traceback(tmp_path):
+    """A plugin that loads fine but raises inside its own lowering: exit 1, the plugin
+    named, nothing written."""
+    root = tmp_path / "site"
+    source = (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        "    block: typing.Literal['ghost_fails']\n"
+        "def lower(*args):\n"
+        "    raise ZeroDivisionError('the plugin divided by zero')\n"
+        "KIND = dataclasses.replace(\n"
+        "    specc_ghostnet.KIND, name='ghost_fails', schema=Stage, lower=lower\n"
+        ")\n"
+    )
+    _distribution(root, "fails-ghost", "ghost_fails", "fails_ghost", source)
+    templates = root / "templates"
+    templates.mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", templates)
+    spec = tmp_path / "uses.yaml"
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", "block: ghost_fails, kernel: 5")
+    )
+    out = tmp_path / "out"
+    result = specc("build", spec, "--out", out, path=[GHOSTNET, root])
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "plugin 'fails-ghost' (entry point 'ghost_fails = fails_ghost:KIND')" in result.stderr
+    assert "its `lower` failed: ZeroDivisionError: the plugin divided by zero" in result.stderr
+    assert not out.exists()
