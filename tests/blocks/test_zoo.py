@@ -99,7 +99,8 @@ def test_imported_weights_give_the_reference_logits(name):
 
 
 @pytest.mark.parametrize("spec", ["mobilenet_v3_large", "regnet_y_400mf", "convnext_tiny",
-                                  "mixnet_s", "fbnetc_100", "resnext50_32x4d"])  # fmt: skip
+                                  "mixnet_s", "fbnetc_100", "resnext50_32x4d",
+                                  "efficientnet_lite"])  # fmt: skip
 @pytest.mark.parametrize("phi", [1, 2])
 def test_scaled_members_run_and_match_the_analysis(spec, phi):
     arch = specc.compile(SPECS / f"{spec}.yaml", phi=phi)
