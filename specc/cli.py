@@ -80,6 +80,14 @@ def _compile(
 ) -> Any:
     if phi is not None and preset is not None:
         raise click.UsageError("--phi and --preset exclude each other; give one")
+    from specc.spec.types import is_preset_name
+
+    if preset is not None and not is_preset_name(preset):
+        raise click.BadParameter(
+            f"{preset!r} is not a preset name (lowercase letters, digits and underscores, "
+            "at most 32 characters)",
+            param_hint="--preset",
+        )
     for text in overrides:
         if "=" not in text:
             raise click.BadParameter(f"{text!r}: expected PATH=VALUE", param_hint="--set")

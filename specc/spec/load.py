@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
 from specc.spec.schema import FORMAT_VERSION, Spec
+from specc.spec.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.spec.source import Path as DataPath
-from specc.spec.source import Source, parse_scalar, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,11 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     """Load and validate a spec file; `overrides` are `dotted.path=value` strings or a mapping."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            # Read one byte past the limit: enough to refuse, whatever the file's real size.
+            raw = handle.read(MAX_BYTES + 1)
+        check_size(len(raw) if len(raw) <= MAX_BYTES else Path(path).stat().st_size, file)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([Diagnostic("no such file", Location(file))]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -179,11 +183,47 @@ _MESSAGES = {
     "missing": "required field is missing",
 }
 
+# Strict types: what was expected, by pydantic's error type.
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping of keys",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+    "list_type": "a list",
+}
+
+
+def describe_value(value: Any) -> str:
+    """A YAML value as a person reads it: `true (a boolean)`, `"8" (a string)`."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean; YAML also reads yes/no and on/off so)"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        try:
+            float(value)
+        except ValueError:
+            return f"{shown!r} (a string)"
+        return f"{shown!r} (a string; write the number without quotes)"
+    if isinstance(value, float):
+        return f"{value!r} (a number with a fraction)" if not value.is_integer() else repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
 
 def _diagnostic(error: Mapping[str, Any], source: Source) -> Diagnostic:
     path = _data_path(source.data, error["loc"])
     kind = error["type"]
     message = _MESSAGES.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    if kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {describe_value(error.get('input'))}"
     hint = None
     if kind == "extra_forbidden" and path:
         allowed = _allowed_keys(source.data, path[:-1])

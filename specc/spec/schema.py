@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
 from specc.spec.training import Training
 from specc.spec.types import (
-    PRESET_PATTERN,
     Activation,
     Channels,
     ClassName,
@@ -28,6 +27,8 @@ from specc.spec.types import (
     SafeName,
     StrictModel,
     Stride,
+    check_class_name,
+    is_preset_name,
 )
 
 FORMAT_VERSION = 1
@@ -192,12 +193,19 @@ class Spec(StrictModel):
     @field_validator("presets")
     @classmethod
     def _preset_names(cls, presets: dict[str, Preset]) -> dict[str, Preset]:
-        bad = [name for name in presets if not PRESET_PATTERN.match(name)]
+        bad = [name for name in presets if not is_preset_name(name)]
         if bad:
             raise ValueError(
-                f"preset names must be lowercase letters, digits and underscores: {bad}"
+                "preset names must be lowercase letters, digits and underscores, "
+                f"starting with a letter or digit (at most 32 characters): {bad}"
             )
         return presets
+
+    @model_validator(mode="after")
+    def _derived_class_name(self) -> Spec:
+        if self.class_name is None:
+            check_class_name(self.python_class, f"name {self.name!r} gives the class name")
+        return self
 
     @property
     def python_class(self) -> str:
