@@ -133,7 +133,11 @@ def build(
         for line in result.changed:
             click.echo(line, err=True)
         if result.stale:
-            click.echo(f"{result.folder} is stale: run the build without --check", err=True)
+            click.echo(
+                f"{result.folder} is stale: run the build without --check "
+                "(it replaces only the files specc generated; other files stay)",
+                err=True,
+            )
             sys.exit(1)
         if not as_json:
             click.echo(f"{result.folder} is up to date")

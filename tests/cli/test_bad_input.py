@@ -169,10 +169,13 @@ def test_failed_write_leaves_no_half_written_folder(tmp_path, monkeypatch):
     import specc as api
     import specc.output
 
-    def fail(*args, **kwargs):
-        raise OSError("disk full")
+    real = specc.output._write_files
 
-    monkeypatch.setattr(specc.output, "_replace", fail)
-    with pytest.raises(OSError):
+    def fail(target, files):
+        real(target, dict(list(files.items())[:2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(specc.output, "_write_files", fail)
+    with pytest.raises(api.SpecError, match="cannot write the output folder: No space left"):
         api.write(api.compile(B0), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
