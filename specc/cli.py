@@ -100,6 +100,9 @@ def _compile(
 @click.version_option(__version__, prog_name="specc")
 def main() -> None:
     """specc: compile declarative ConvNet specs with compound scaling."""
+    from specc.textout import ascii_fallback
+
+    ascii_fallback()
 
 
 @main.command()
