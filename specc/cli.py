@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from specc import __version__
-from specc.diagnostics import SpecError
+from specc.diagnostics import Diagnostic, SpecError, unique
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +40,12 @@ class Phi(click.ParamType):  # type: ignore[type-arg]
         return number
 
 
+def print_warnings(warnings: list[Diagnostic]) -> None:
+    """`warning: file:line:col: path: message` on stderr, each once (never on stdout)."""
+    for diagnostic in unique(warnings):
+        click.echo(f"{diagnostic.severity}: {diagnostic}", err=True)
+
+
 def _reports_errors(command: F) -> F:
     """Print SpecError diagnostics and exit 1 instead of raising."""
 
@@ -49,7 +55,7 @@ def _reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except SpecError as error:
             for diagnostic in error.diagnostics:
-                click.echo(f"error: {diagnostic}", err=True)
+                click.echo(f"{diagnostic.severity}: {diagnostic}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -131,6 +137,7 @@ def build(
     from specc.backends.report import summary
 
     arch = _compile(spec, phi, preset, overrides, allow_large)
+    print_warnings(arch.warnings)
     result = api.write(arch, out, check=check)
     if check:
         for line in result.changed:
@@ -179,6 +186,7 @@ def show(
     if as_json and fmt == "markdown":
         raise click.UsageError("--json and --format markdown exclude each other; give one")
     arch = _compile(spec, phi, preset, overrides, allow_large)
+    print_warnings(arch.warnings)
     if as_json:
         data = summary(arch, [])
         if layers:
@@ -204,7 +212,9 @@ def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC: schema, the baseline and every preset compile to a valid graph."""
     from specc import api
 
-    checked = api.validate_spec(spec, overrides)
+    warnings: list[Diagnostic] = []
+    checked = api.validate_spec(spec, overrides, warnings=warnings)
+    print_warnings(warnings)
     click.echo(f"{spec}: ok ({', '.join(checked)})")
 
 

@@ -53,7 +53,8 @@ def compile_spec(
             over.append(f"{analysis.total.macs:,} MACs (limit {limits.max_macs:,})")
         if over:
             raise SpecError([too_large(loaded, selector, over)])
-    arch = Architecture(resolved, graph, analysis)
+    # Later steps' warnings (e.g. scaling's) join the list here.
+    arch = Architecture(resolved, graph, analysis, warnings=list(loaded.warnings))
     if nearest_preset and not selector.is_preset:
         arch.nearest_preset = _nearest_preset(loaded, arch)
     return arch

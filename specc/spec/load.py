@@ -17,20 +17,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
-from specc.spec.schema import FORMAT_VERSION, Spec
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted, warning
+from specc.spec.schema import FORMAT_VERSION, Norm, Spec
 from specc.spec.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.spec.source import Path as DataPath
 
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    """A validated spec with where it came from (for diagnostics raised later)."""
+    """A validated spec with where it came from (for diagnostics raised later), and the
+    warnings its loading found (legal values that are probably not meant)."""
 
     spec: Spec
     source: Source
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def file(self) -> str:
@@ -92,7 +94,44 @@ def loads(
         problems += [_diagnostic(error, source) for error in exc.errors()]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, source)
+    return LoadedSpec(spec, source, tuple(_warnings(spec, source)))
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+TF_MOMENTUM = 0.5  # above this a batch-norm momentum is almost surely TF's decay
+
+
+def _warnings(spec: Spec, source: Source) -> list[Diagnostic]:
+    """Legal values that are probably a mistake: each batch-norm momentum past TF_MOMENTUM
+    (specc, like PyTorch, weights the new batch by momentum; TF's decay weights the old)."""
+    found = []
+    for path, norm in _models_of(spec, Norm, ()):
+        momentum = norm.momentum
+        if momentum > TF_MOMENTUM:
+            message = (
+                f"momentum {momentum:g} looks like TensorFlow's decay: specc uses PyTorch's "
+                "convention, momentum = 1 - TF decay (TF's 0.99 is 0.01)"
+            )
+            hint = f"did you mean {1 - momentum:.6g}?"
+            at = (*path, "momentum")
+            found.append(warning(message, source.locate(at), dotted(at), hint))
+    return found
+
+
+def _models_of(model: Any, kind: type, path: DataPath) -> Iterable[tuple[DataPath, Any]]:
+    """Every instance of `kind` in a validated model tree, with its path."""
+    if isinstance(model, kind):
+        yield path, model
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            yield from _models_of(getattr(model, name), kind, (*path, name))
+    elif isinstance(model, list | tuple):
+        for index, item in enumerate(model):
+            yield from _models_of(item, kind, (*path, index))
+    elif isinstance(model, dict):
+        for key, item in model.items():
+            yield from _models_of(item, kind, (*path, key))
 
 
 # --- overrides ----------------------------------------------------------------------------
