@@ -66,6 +66,8 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
         messages += _check_elementwise(op, inputs)
     elif op == "conv":
         messages += _check_grouped("conv", attrs["in_channels"], inputs[0][0], attrs)
+    elif op == "maxpool" and 2 * attrs["padding"] > attrs["kernel"]:
+        messages.append(f"max pool padding {attrs['padding']} over half its kernel")
     elif op == "linear" and attrs["in_features"] != inputs[0][0]:
         messages.append(f"linear expects {attrs['in_features']} features, gets {inputs[0][0]}")
 

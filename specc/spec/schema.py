@@ -73,6 +73,16 @@ class MaxPool(StrictModel):
     stride: Stride = 2
     padding: Annotated[int, Field(ge=0, le=7)] = 1
 
+    @model_validator(mode="after")
+    def _padding_fits_kernel(self) -> MaxPool:
+        # PyTorch's max pool pads with -inf and refuses padding over half the kernel.
+        if 2 * self.padding > self.kernel:
+            raise ValueError(
+                f"padding must be at most half the kernel: kernel {self.kernel} allows "
+                f"padding up to {self.kernel // 2}, got {self.padding}"
+            )
+        return self
+
 
 class Stem(ConvLayer):
     pool: MaxPool | None = None

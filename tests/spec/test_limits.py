@@ -142,3 +142,24 @@ def test_every_shipped_spec_still_loads():
     root = B0.parents[1]
     for path in [*sorted((root / "specs").glob("*.yaml")), root / "tests" / "data" / "tiny.yaml"]:
         specc.load(path)
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        ("{kernel: 1}", "kernel 1 allows padding up to 0, got 1"),
+        ("{kernel: 3, padding: 2}", "kernel 3 allows padding up to 1, got 2"),
+    ],
+)
+def test_a_max_pool_padding_over_half_its_kernel_is_refused(pool, message):
+    """It built and reported a 17x17 output, but PyTorch's max pool refuses to run it."""
+    tiny = B0.parents[1] / "tests" / "data" / "tiny.yaml"
+    stem = "stem: {kernel: 3, stride: 2, channels: 8}"
+    text = tiny.read_text().replace(stem, stem[:-1] + f", pool: {pool}}}")
+    with pytest.raises(specc.SpecError) as excinfo:
+        loads(text, "x.yaml")
+    assert str(excinfo.value) == "x.yaml:10:43: stem.pool: padding must be at most half the " + (
+        f"kernel: {message}"
+    )
+    fine = text.replace(pool, "{kernel: 1, padding: 0}")
+    assert loads(fine, "x.yaml").spec.stem.pool.padding == 0
