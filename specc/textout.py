@@ -17,6 +17,7 @@ import codecs
 import io
 import sys
 import unicodedata
+from typing import Any
 
 CODEC = "specc_ascii"
 SPELLINGS = {
@@ -48,7 +49,7 @@ class _Encoder(codecs.IncrementalEncoder):
 
 
 class _Decoder(codecs.IncrementalDecoder):
-    def decode(self, data: bytes, final: bool = False) -> str:
+    def decode(self, data: Any, final: bool = False) -> str:
         return bytes(data).decode("ascii", "replace")
 
 
@@ -56,7 +57,7 @@ def _encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
     return to_ascii(text).encode("ascii", "replace"), len(text)
 
 
-def _decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+def _decode(data: Any, errors: str = "strict") -> tuple[str, int]:
     return bytes(data).decode("ascii", "replace"), len(data)
 
 

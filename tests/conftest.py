@@ -10,7 +10,7 @@ from hypothesis import settings
 # Property tests (tests/test_property.py): a modest count in CI; a long campaign with
 # `pytest tests/test_property.py --hypothesis-profile long`.
 settings.register_profile("ci", max_examples=10, deadline=None, print_blob=True)
-settings.register_profile("long", max_examples=500, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=100, deadline=None, print_blob=True)
 settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -57,12 +57,12 @@ class SpecLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             if self.first_alias is None:
-                self.first_alias = self.peek_event().start_mark
+                self.first_alias = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 where = Location(self.file, mark.line + 1, mark.column + 1)
                 message = f"nesting deeper than the limit of {MAX_DEPTH} levels"
                 raise SpecError([Diagnostic(message, where)])
