@@ -163,3 +163,12 @@ def test_a_max_pool_padding_over_half_its_kernel_is_refused(pool, message):
     )
     fine = text.replace(pool, "{kernel: 1, padding: 0}")
     assert loads(fine, "x.yaml").spec.stem.pool.padding == 0
+
+
+def test_a_redumped_spec_keeps_exponent_floats_as_numbers():
+    from specc.spec.edit import set_scalars
+
+    text = B0.read_text().replace("eps: 1.0e-3", "eps: 1e-3")
+    edited, kept = set_scalars(text, {("scaling", "coefficients", "new_key"): 1})
+    assert not kept  # a path the file does not spell out: re-dumped
+    assert "eps: 0.001" in edited
