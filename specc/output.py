@@ -87,19 +87,24 @@ def write(arch: Architecture, folder: str | Path, *, check: bool = False) -> Wri
     files[MANIFEST] = manifest_text([name for name in files if name != MANIFEST])
     paths = [folder / name for name in files if name != MANIFEST]
     _refuse_unsafe(folder)
-    if check and not folder.parent.is_dir():
+    # Named siblings (lock, staging) need the folder's own name: `--out .` has none.
+    place = Path(os.path.abspath(folder))
+    if not place.name:
+        message = "the output folder cannot be the file system's root"
+        raise SpecError([Diagnostic(message, Location(str(folder)), "--out")])
+    if check and not place.parent.is_dir():
         return WriteResult(folder, paths, changed=_differences(folder, files))
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with locked(folder.with_name(f".{folder.name}.lock")):
-            recover(folder)
+        place.parent.mkdir(parents=True, exist_ok=True)
+        with locked(place.with_name(f".{place.name}.lock")):
+            recover(place)
             _refuse_unsafe(folder)  # again, now that no other build is writing
             if check:
                 return WriteResult(folder, paths, changed=_differences(folder, files))
-            if folder.is_dir():
-                _replace_in_place(folder, files)
+            if place.is_dir():
+                _replace_in_place(place, files)
             else:
-                _create(folder, files)
+                _create(place, files)
     except OSError as exc:
         message = f"cannot write the output folder: {exc.strerror or exc}"
         raise SpecError([Diagnostic(message, Location(str(folder)), "--out")]) from None

@@ -255,3 +255,14 @@ def test_a_build_that_cannot_get_the_lock_fails_with_a_message(tmp_path, builds,
     ):
         specc.write(arch0, folder)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_current_folder_can_be_the_output(tmp_path, builds, monkeypatch):
+    (arch0, _), (arch1, files1) = builds
+    monkeypatch.chdir(tmp_path)
+    specc.write(arch0, ".")
+    mine = user_files(tmp_path)
+    specc.write(arch1, ".")
+    assert generated_state(tmp_path) == expected(files1)
+    assert_kept(tmp_path, mine)
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))
