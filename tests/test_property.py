@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+
+pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
