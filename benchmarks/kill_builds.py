@@ -2,8 +2,9 @@
 
 Builds of tests/data/tiny.yaml alternate between phi 0 and phi 1 into one folder that also
 holds a user's files (`notes.md`, `runs/train/best.pt`). Each build is killed at a random
-instant around the end of its run (where the files are written; the time is calibrated
-on unkilled builds first). After each kill, `specc build --check` at phi 0 and at phi 1
+instant: every other kill a random time around the end of a build (calibrated on
+unkilled builds first), the others 0-4 ms after the build's staging folder appears,
+inside the write itself. After each kill, `specc build --check` at phi 0 and at phi 1
 (which recovers what a kill left) must find exactly one of them up to date, the user's
 files must be unchanged, and nothing but the folder (and its lock file) may remain beside
 it. The tests kill a build at every file-system step deterministically
@@ -55,6 +56,16 @@ def check(out: Path) -> list[int]:
     ]
 
 
+def _await_writing(out: Path, process: subprocess.Popen[bytes]) -> bool:
+    """Poll until the build starts writing (its staging folder appears) or exits."""
+    marks = (out / ".specc-staging.tmp", out / ".specc-staging")
+    while process.poll() is None:
+        if any(mark.exists() for mark in marks):
+            return True
+        time.sleep(0.0005)
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=40)
@@ -73,14 +84,19 @@ def main() -> None:
             subprocess.run(build(out, phi), check=True, capture_output=True)
             durations.append(time.perf_counter() - start)
         typical = sorted(durations)[1]
-        outcomes = {"old": 0, "new": 0, "failures": 0}
+        outcomes = {"old": 0, "new": 0, "failures": 0, "during the write": 0}
         state = 1  # the phi the folder holds
         for index in range(args.kills):
             phi = 1 - state  # always the other build, so a finished one shows
             process = subprocess.Popen(
                 build(out, phi), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            time.sleep(rng.uniform(0.6, 1.05) * typical)
+            if index % 2:
+                time.sleep(rng.uniform(0.6, 1.05) * typical)
+            else:
+                writing = _await_writing(out, process)  # then a few ms into the write
+                outcomes["during the write"] += writing
+                time.sleep(rng.uniform(0.0, 0.004))
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
             codes = check(out)
@@ -107,10 +123,11 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kill_builds.json").write_text(json.dumps(record, indent=2) + "\n")
     table = [
-        "| kills | one complete build after | ended as the new build | as the old | failures |",
-        "|---|---|---|---|---|",
-        f"| {args.kills} | {args.kills - outcomes['failures']} | {outcomes['new']} | "
-        f"{outcomes['old']} | {outcomes['failures']} |",
+        "| kills | of them inside the write | one complete build after | ended new | ended old "
+        "| failures |",
+        "|---|---|---|---|---|---|",
+        f"| {args.kills} | {outcomes['during the write']} | {args.kills - outcomes['failures']} "
+        f"| {outcomes['new']} | {outcomes['old']} | {outcomes['failures']} |",
     ]
     text = "\n".join([f"`{record['command']}` on {record['machine']}", "", *table]) + "\n"
     (RESULTS / "kill_builds.md").write_text(text)
