@@ -292,3 +292,53 @@ def test_mutated_specs_build_or_fail_located_and_write_nothing(tmp_path_factory,
     if result.exit_code == 1:
         errors = [line for line in lines if line.startswith("error: ")]
         assert errors and all(LOCATED.match(line) for line in errors), result.output
+
+
+# --- hostile YAML text -----------------------------------------------------------------------
+
+SNIPPETS = [
+    "&a [*a]", "&b {k: *b}", "*undefined", "!!python/object/apply:os.system ['true']",
+    "!!binary aGk=", "!!timestamp 2001-12-14", "!!set {a}", "[[[[[[[[", "{a: 1, a: 2}",
+    "? [1, 2]\n  : 3", "\t1", "'unterminated", "1e-3", "0x1F", "0o17", ".inf", "-.nan", "~",
+    "2001-12-14", "yes", "\"\\x00\"", "\u202e", "&x 1", "<<: {a: 1}", "---\nb: 1", "...",
+    "%YAML 1.1", "|\n  block", ">-\n  folded", "@", "`", "- a\n- b",
+]  # fmt: skip
+
+
+@st.composite
+def hostile_texts(draw: st.DrawFn) -> tuple[str, float]:
+    data, phi = draw(valid_specs())
+    lines = yaml.safe_dump(data, sort_keys=False).splitlines()
+    for _ in range(draw(st.integers(1, 2))):
+        index = draw(st.integers(0, len(lines) - 1))
+        snippet = draw(st.sampled_from(SNIPPETS))
+        line = lines[index]
+        if ":" in line and draw(st.booleans()):
+            lines[index] = line.split(":", 1)[0] + ": " + snippet  # replace a value
+        else:
+            lines.insert(index, snippet)
+    return "\n".join(lines) + "\n", phi
+
+
+@settings(max_examples=4 * BASE, deadline=None, suppress_health_check=SLOW)
+@given(hostile_texts())
+def test_hostile_yaml_builds_or_fails_located_and_writes_nothing(tmp_path_factory, case):
+    text, phi = case
+    note(text)
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "prop.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(main, ["build", "prop.yaml", "--phi", str(phi), "--out", "out"])
+    finally:
+        os.chdir(cwd)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code in (0, 1), result.output
+    if result.exit_code == 0:
+        check_module(specc.compile(_loads(text), phi=phi), export=False)
+        return
+    assert not (folder / "out").exists()
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert errors and all(LOCATED.match(line) for line in errors), result.output

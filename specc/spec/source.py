@@ -16,7 +16,7 @@ limit is checked before the work it guards, so a refusal takes milliseconds):
   references each expand to 9^9 values from a few hundred bytes). The expanded size is
   counted per node, each node once, so the check is linear in the file's size; the
   location map records each node once too, and a value reached through an alias is
-  located at the alias.
+  located at the alias. A recursive alias (`a: &a [*a]`, an infinite document) is refused.
 
 Scalars follow YAML 1.1 (PyYAML) except that `1e-5` is a float as in YAML 1.2, not the
 string "1e-5": spec types are strict, and this is how people write small numbers.
@@ -132,16 +132,24 @@ def parse_yaml(text: str, file: str) -> Source:
 def _check_expansion(root: yaml.Node, loader: SpecLoader) -> None:
     """Refuse a document whose aliases expand past MAX_VALUES, counting each node once."""
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # being counted: meeting one again is a cycle
 
     def size(node: yaml.Node) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
+        if id(node) in open_nodes:
+            mark = node.start_mark
+            where = Location(loader.file, mark.line + 1, mark.column + 1)
+            message = "a recursive alias: this collection contains an alias to itself"
+            raise SpecError([Diagnostic(message, where)])
+        open_nodes.add(id(node))
         total = 1
         if isinstance(node, yaml.MappingNode):
             total += sum(size(key) + size(value) for key, value in node.value)
         elif isinstance(node, yaml.SequenceNode):
             total += sum(size(item) for item in node.value)
+        open_nodes.discard(id(node))
         sizes[id(node)] = total
         return total
 

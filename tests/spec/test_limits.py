@@ -172,3 +172,10 @@ def test_a_redumped_spec_keeps_exponent_floats_as_numbers():
     edited, kept = set_scalars(text, {("scaling", "coefficients", "new_key"): 1})
     assert not kept  # a path the file does not spell out: re-dumped
     assert "eps: 0.001" in edited
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: *a}\n", "a: &a [1, [2, *a]]\n"])
+def test_recursive_aliases_are_refused(text):
+    assert refused(text) == (
+        "x.yaml:1:4: a recursive alias: this collection contains an alias to itself"
+    )
