@@ -3,7 +3,10 @@
 Pydantic reports error locations as paths through the model (with discriminator tags in
 them); we walk the same path through the parsed data to find the line and column, and
 through the JSON Schema to name the keys that would have been accepted (for the
-did-you-mean hint on unknown keys).
+did-you-mean hint on unknown keys). Spec models are strict (`specc.spec.types.StrictModel`),
+so a type error says what was expected and what the YAML value was (`expected a whole
+number, got true (a boolean)`). Legal values that are probably not meant come back as
+warnings beside the result (`LoadedSpec.warnings`), never as errors.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
         with open(path, "rb") as handle:
             # Read one byte past the limit: enough to refuse, whatever the file's real size.
             raw = handle.read(MAX_BYTES + 1)
-        check_size(len(raw) if len(raw) <= MAX_BYTES else Path(path).stat().st_size, file)
+        check_size(max(len(raw), Path(path).stat().st_size), file)
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([Diagnostic("no such file", Location(file))]) from None
