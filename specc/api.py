@@ -25,6 +25,7 @@ from specc import jsonfmt
 from specc.architecture import Architecture
 from specc.backends.pytorch.emit import emit_pytorch
 from specc.compiler import compile_spec
+from specc.diagnostics import Diagnostic
 from specc.output import WriteResult, default_folder, render
 from specc.output import write as _write
 from specc.scaling.resolve import Selector
@@ -107,12 +108,17 @@ def load_model(folder: str | Path, weights: str | Path | None = None, **kwargs: 
     return model
 
 
-def validate_spec(path: str | Path, overrides: Overrides = ()) -> list[str]:
-    """Load a spec and compile its baseline and every preset; returns what was checked."""
+def validate_spec(
+    path: str | Path, overrides: Overrides = (), *, warnings: list[Diagnostic] | None = None
+) -> list[str]:
+    """Load a spec and compile its baseline and every preset; returns what was checked.
+    Warnings of every compile are appended to `warnings` when given (with repeats)."""
     loaded = _load(path, overrides)
     selectors = [Selector(), *(Selector(preset=name) for name in sorted(loaded.spec.presets))]
     for selector in selectors:
-        compile_spec(loaded, selector, nearest_preset=False)
+        arch = compile_spec(loaded, selector, nearest_preset=False)
+        if warnings is not None:
+            warnings.extend(arch.warnings)
     stages, presets = len(loaded.spec.stages), len(loaded.spec.presets)
     return [
         f"{stages} stage{'s' if stages != 1 else ''}",

@@ -7,7 +7,7 @@ other tools can work from a generated folder without the spec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -15,6 +15,7 @@ import networkx as nx
 
 from specc import __version__
 from specc.blocks.base import kernel_text
+from specc.diagnostics import Diagnostic
 from specc.passes.analyse import Analysis
 from specc.scaling.resolve import ResolvedLayer, ResolvedSpec
 
@@ -63,6 +64,8 @@ class Architecture:
     graph: nx.DiGraph
     analysis: Analysis
     nearest_preset: PresetSummary | None = None
+    # Warnings of every step (see specc.diagnostics); printed by the CLI, not serialised.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def name(self) -> str:

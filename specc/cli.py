@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from specc import __version__
-from specc.diagnostics import SpecError
+from specc.diagnostics import Diagnostic, SpecError, unique
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +40,12 @@ class Phi(click.ParamType):  # type: ignore[type-arg]
         return number
 
 
+def print_warnings(warnings: list[Diagnostic]) -> None:
+    """`warning: file:line:col: path: message` on stderr, each once (never on stdout)."""
+    for diagnostic in unique(warnings):
+        click.echo(f"{diagnostic.severity}: {diagnostic}", err=True)
+
+
 def _reports_errors(command: F) -> F:
     """Print SpecError diagnostics and exit 1 instead of raising."""
 
@@ -49,7 +55,7 @@ def _reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except SpecError as error:
             for diagnostic in error.diagnostics:
-                click.echo(f"error: {diagnostic}", err=True)
+                click.echo(f"{diagnostic.severity}: {diagnostic}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -80,21 +86,29 @@ def _compile(
 ) -> Any:
     if phi is not None and preset is not None:
         raise click.UsageError("--phi and --preset exclude each other; give one")
+    from specc.spec.types import is_preset_name
+
+    if preset is not None and not is_preset_name(preset):
+        raise click.BadParameter(
+            f"{preset!r} is not a preset name (lowercase letters, digits and underscores, "
+            "at most 32 characters)",
+            param_hint="--preset",
+        )
     for text in overrides:
         if "=" not in text:
             raise click.BadParameter(f"{text!r}: expected PATH=VALUE", param_hint="--set")
     from specc import api
 
-    arch = api.compile(spec, phi=phi, preset=preset, overrides=overrides, allow_large=allow_large)
-    for warning in arch.resolved.warnings:  # float/exact divergences (scaling.arithmetic)
-        click.echo(f"warning: {warning}", err=True)
-    return arch
+    return api.compile(spec, phi=phi, preset=preset, overrides=overrides, allow_large=allow_large)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="specc")
 def main() -> None:
     """specc: compile declarative ConvNet specs with compound scaling."""
+    from specc.textout import ascii_fallback
+
+    ascii_fallback()
 
 
 @main.command()
@@ -123,12 +137,17 @@ def build(
     from specc.backends.report import summary
 
     arch = _compile(spec, phi, preset, overrides, allow_large)
+    print_warnings(arch.warnings)
     result = api.write(arch, out, check=check)
     if check:
         for line in result.changed:
             click.echo(line, err=True)
         if result.stale:
-            click.echo(f"{result.folder} is stale: run the build without --check", err=True)
+            click.echo(
+                f"{result.folder} is stale: run the build without --check "
+                "(it replaces only the files specc generated; other files stay)",
+                err=True,
+            )
             sys.exit(1)
         if not as_json:
             click.echo(f"{result.folder} is up to date")
@@ -167,6 +186,7 @@ def show(
     if as_json and fmt == "markdown":
         raise click.UsageError("--json and --format markdown exclude each other; give one")
     arch = _compile(spec, phi, preset, overrides, allow_large)
+    print_warnings(arch.warnings)
     if as_json:
         data = summary(arch, [])
         if layers:
@@ -192,7 +212,9 @@ def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC: schema, the baseline and every preset compile to a valid graph."""
     from specc import api
 
-    checked = api.validate_spec(spec, overrides)
+    warnings: list[Diagnostic] = []
+    checked = api.validate_spec(spec, overrides, warnings=warnings)
+    print_warnings(warnings)
     click.echo(f"{spec}: ok ({', '.join(checked)})")
 
 

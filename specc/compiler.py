@@ -53,7 +53,9 @@ def compile_spec(
             over.append(f"{analysis.total.macs:,} MACs (limit {limits.max_macs:,})")
         if over:
             raise SpecError([too_large(loaded, selector, over)])
-    arch = Architecture(resolved, graph, analysis)
+    # The spec's warnings, then scaling's (float/exact divergences, scaling.arithmetic).
+    warnings = [*loaded.warnings, *resolved.warnings]
+    arch = Architecture(resolved, graph, analysis, warnings=warnings)
     if nearest_preset and not selector.is_preset:
         arch.nearest_preset = _nearest_preset(loaded, arch)
     return arch

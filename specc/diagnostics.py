@@ -4,7 +4,12 @@ Every stage of the pipeline reports what is wrong with the user's input as `Diag
 a location (file, line, column), the dotted path of the spec field concerned, a message and
 an optional hint. Stages collect all the problems they find and raise one `SpecError`
 carrying the list, so a user fixes everything in one go. Nothing here knows about the CLI;
-the CLI only prints `str(diagnostic)`.
+the CLI only prints `f"{diagnostic.severity}: {diagnostic}"`.
+
+Warnings are Diagnostics with `severity="warning"` (made by `warning()`): something legal
+but probably not meant (a TF-style batch-norm momentum). They never stop a build; they
+travel beside the result (`LoadedSpec.warnings`, `Architecture.warnings`) and the CLI
+prints them on stderr as `warning: file:line:col: path: message`, never into `--json`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Diagnostic:
     location: Location | None = None
     path: str = ""
     hint: str | None = None
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         parts = []
@@ -48,6 +57,19 @@ class Diagnostic:
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+def warning(
+    message: str, location: Location | None = None, path: str = "", hint: str | None = None
+) -> Diagnostic:
+    """A Diagnostic that reports without stopping the build."""
+    return Diagnostic(message, location, path, hint, severity="warning")
+
+
+def unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """`diagnostics` without repeats, in their first order (a spec's warning comes back
+    from every preset it is compiled with)."""
+    return list(dict.fromkeys(diagnostics))
 
 
 class SpecError(Exception):

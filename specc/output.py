@@ -1,16 +1,33 @@
-"""Writing a generated folder: all files or none, and a `--check` mode for CI.
+"""Writing a generated folder: specc's own files replaced as one, nothing else touched.
 
-Files are rendered in memory first, written into a temporary sibling folder, then moved
-into place with renames, so an interrupted or failed build never leaves a half-written
-folder. An existing folder is replaced only when it is empty or a previous specc output
-(it holds an `architecture.json` written by specc); anything else is refused.
+A generated folder holds the files specc renders (`GENERATED`, listed in the folder's
+`.specc-manifest`) and whatever the user keeps beside them (a `runs/` folder, notes). A
+build replaces only the files the previous build's manifest names (or, in a folder from a
+specc without manifests, the known generated names) and leaves every other entry alone.
+
+The replacement is a small redo log, so a build killed at any instant leaves the folder as
+one complete build, old or new:
+
+1. the new files are written into `<folder>/.specc-staging.tmp/` (the old build is intact);
+2. that folder is renamed to `.specc-staging/`: the commit point;
+3. each staged file is renamed over its old copy, the previous build's files this build no
+   longer makes are removed, the manifest goes last; then the staging folder is removed.
+
+The next build or `--check` finds a committed `.specc-staging/` and finishes step 3 (roll
+forward), or finds an uncommitted `.specc-staging.tmp/` and removes it. A new folder is
+staged beside its place as `.<name>.specc-new/` and renamed into place, so a failed build
+creates nothing. Builds into one folder take turns by an exclusive `flock` on
+`.<name>.lock` beside it (POSIX; elsewhere builds are not serialised). Folders left by
+specc versions that replaced whole folders (`.<name>.old`, `.<name>.XXXXXXXX`) are
+recovered or cleaned up when they hold only generated files.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,18 +37,31 @@ from specc.backends.markdown import report_markdown
 from specc.backends.pytorch.emit import emit_pytorch
 from specc.backends.training import emit_training
 from specc.diagnostics import Diagnostic, Location, SpecError
+from specc.outlock import locked
 
 MARKER = "architecture.json"
+MANIFEST = ".specc-manifest"
+# What builds of every specc version have generated; a folder without a manifest is
+# treated as holding exactly these (whichever exist) as specc's.
+GENERATED = ("model.py", MARKER, "report.md", "train.yaml")
+STAGING, COMMITTED, REMOVE = ".specc-staging.tmp", ".specc-staging", ".specc-remove"
+_OLD_STAGING = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkdtemp's suffix, older specc
 
 
 def render(arch: Architecture) -> dict[str, str]:
-    """Every file of the generated folder, by name, as text."""
+    """Every file of the generated folder, by name, as text (the manifest excepted)."""
     return {
         "model.py": emit_pytorch(arch),
         MARKER: jsonfmt.dumps(arch.to_dict()) + "\n",
         "report.md": report_markdown(arch),
         "train.yaml": emit_training(arch),
     }
+
+
+def manifest_text(names: list[str]) -> str:
+    """The manifest: which files of the folder specc generated (sorted; deterministic)."""
+    data = {"generated_by": "specc", "files": sorted(names)}
+    return json.dumps(data, indent=2) + "\n"
 
 
 @dataclass
@@ -50,21 +80,154 @@ def default_folder(arch: Architecture, root: str | Path = "generated") -> Path:
 
 
 def write(arch: Architecture, folder: str | Path, *, check: bool = False) -> WriteResult:
+    """Write the generated files of `arch` into `folder` (see the module docstring), or with
+    `check` compare them; SpecError (with `--out` as the path) when the folder cannot be."""
     folder = Path(folder)
     files = render(arch)
-    paths = [folder / name for name in files]
+    files[MANIFEST] = manifest_text([name for name in files if name != MANIFEST])
+    paths = [folder / name for name in files if name != MANIFEST]
     _refuse_unsafe(folder)
-    if check:
+    # Named siblings (lock, staging) need the folder's own name: `--out .` has none.
+    place = Path(os.path.abspath(folder))
+    if not place.name:
+        message = "the output folder cannot be the file system's root"
+        raise SpecError([Diagnostic(message, Location(str(folder)), "--out")])
+    if check and not place.parent.is_dir():
         return WriteResult(folder, paths, changed=_differences(folder, files))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8", newline="\n")
-        _replace(staging, folder)
+        place.parent.mkdir(parents=True, exist_ok=True)
+        with locked(place.with_name(f".{place.name}.lock")):
+            recover(place)
+            _refuse_unsafe(folder)  # again, now that no other build is writing
+            if check:
+                return WriteResult(folder, paths, changed=_differences(folder, files))
+            if place.is_dir():
+                _replace_in_place(place, files)
+            else:
+                _create(place, files)
+    except OSError as exc:
+        message = f"cannot write the output folder: {exc.strerror or exc}"
+        raise SpecError([Diagnostic(message, Location(str(folder)), "--out")]) from None
+    return WriteResult(folder, paths)
+
+
+def generated_names(folder: Path) -> list[str]:
+    """The files of `folder` that the last build generated, by its manifest (or, in a folder
+    from a specc without manifests, the known generated names present)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        names = data["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [name for name in GENERATED if (folder / name).is_file()]
+    if not isinstance(names, list):
+        return []
+    # A manifest names plain files directly in the folder; anything else is not ours.
+    return [n for n in names if isinstance(n, str) and _plain_name(n) and n != MANIFEST]
+
+
+def _plain_name(name: str) -> bool:
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+# --- recovery -------------------------------------------------------------------------------
+
+
+def recover(folder: Path) -> None:
+    """Finish or undo what a killed build left (call with the folder's lock held)."""
+    parent, name = folder.parent, folder.name
+    new = parent / f".{name}.specc-new"
+    if new.is_dir():
+        shutil.rmtree(new)  # staged beside a folder that was never created
+    old = parent / f".{name}.old"  # an older specc killed between its two renames
+    if old.is_dir() and not folder.exists():
+        old.rename(folder)
+    elif old.is_dir() and _only_generated(old):
+        shutil.rmtree(old)
+    for stale in parent.glob(f".{name}.*"):
+        suffix = stale.name[len(name) + 2 :]
+        if _OLD_STAGING.fullmatch(suffix) and stale.is_dir() and _only_generated(stale):
+            shutil.rmtree(stale)
+    if (folder / STAGING).is_dir():
+        shutil.rmtree(folder / STAGING)
+    if (folder / COMMITTED).is_dir():
+        _roll_forward(folder)
+
+
+def _only_generated(folder: Path) -> bool:
+    allowed = {*GENERATED, MANIFEST}
+    return all(entry.name in allowed and entry.is_file() for entry in folder.iterdir())
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _write_files(target: Path, files: dict[str, str]) -> None:
+    target.mkdir()
+    for name, text in files.items():
+        with open(target / name, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _create(folder: Path, files: dict[str, str]) -> None:
+    new = folder.with_name(f".{folder.name}.specc-new")
+    try:
+        _write_files(new, files)
+        new.rename(folder)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    _sync(folder.parent)
+
+
+def _replace_in_place(folder: Path, files: dict[str, str]) -> None:
+    staging = folder / STAGING
+    try:
+        _write_files(staging, files)
+        removed = sorted(set(generated_names(folder)) - set(files))
+        (staging / REMOVE).write_text("".join(f"{n}\n" for n in removed), encoding="utf-8")
+        _sync(staging)
+        staging.rename(folder / COMMITTED)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return WriteResult(folder, paths)
+    _sync(folder)
+    _roll_forward(folder)
+
+
+def _roll_forward(folder: Path) -> None:
+    """Step 3: move the committed files into place; safe to repeat after a kill."""
+    committed = folder / COMMITTED
+    try:
+        removed = (committed / REMOVE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        removed = []
+    names = sorted(p.name for p in committed.iterdir() if p.name not in (REMOVE, MANIFEST))
+    for name in names:
+        os.replace(committed / name, folder / name)
+    for name in removed:
+        if _plain_name(name) and (folder / name).is_file():
+            (folder / name).unlink()
+    if (committed / MANIFEST).exists():
+        os.replace(committed / MANIFEST, folder / MANIFEST)
+    shutil.rmtree(committed)
+    _sync(folder)
+
+
+def _sync(folder: Path) -> None:
+    """Make renames in `folder` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- safety and --check ---------------------------------------------------------------------
 
 
 def _refuse_unsafe(folder: Path) -> None:
@@ -74,20 +237,27 @@ def _refuse_unsafe(folder: Path) -> None:
     for parent in folder.parents:
         if parent.exists() and not parent.is_dir():
             raise SpecError([Diagnostic(f"{parent} is a file, not a folder", where, "--out")])
-    if folder.is_dir() and any(folder.iterdir()) and not _is_specc_output(folder):
+    if folder.is_dir() and any(folder.iterdir()) and not is_specc_output(folder):
         raise SpecError(
             [
                 Diagnostic(
-                    "the output folder exists and is not a specc output; refusing to replace it",
+                    "the output folder exists and is not a specc output; refusing to write into it",
                     where,
                     "--out",
-                    "choose another --out or remove the folder",
+                    "choose another --out",
                 )
             ]
         )
+    for name in GENERATED:
+        if (folder / name).exists() and not (folder / name).is_file():
+            message = f"{folder / name} is not a file; specc writes a file of that name"
+            raise SpecError([Diagnostic(message, where, "--out")])
 
 
-def _is_specc_output(folder: Path) -> bool:
+def is_specc_output(folder: Path) -> bool:
+    """Whether `folder` was written by specc (a manifest, or an older specc's record)."""
+    if any((folder / name).exists() for name in (MANIFEST, STAGING, COMMITTED)):
+        return True
     try:
         data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -95,22 +265,8 @@ def _is_specc_output(folder: Path) -> bool:
     return isinstance(data, dict) and "specc" in data
 
 
-def _replace(staging: Path, folder: Path) -> None:
-    if not folder.exists():
-        staging.rename(folder)
-        return
-    retired = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(retired, ignore_errors=True)
-    folder.rename(retired)
-    try:
-        staging.rename(folder)
-    except OSError:
-        retired.rename(folder)  # put the previous output back
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def _differences(folder: Path, files: dict[str, str]) -> list[str]:
+    """What a build would change among specc's own files; other files are not compared."""
     changed = []
     for name, text in files.items():
         path = folder / name
@@ -119,6 +275,6 @@ def _differences(folder: Path, files: dict[str, str]) -> list[str]:
         elif path.read_text(encoding="utf-8") != text:
             changed.append(f"{path}: would change")
     if folder.is_dir():
-        extra = sorted(p.name for p in folder.iterdir() if p.name not in files)
-        changed += [f"{folder / name}: not produced by this build" for name in extra]
+        extra = sorted(set(generated_names(folder)) - set(files))
+        changed += [f"{folder / name}: generated before, no longer made" for name in extra]
     return changed

@@ -6,6 +6,18 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from hypothesis import settings
+except ImportError:  # the property tests skip themselves; the rest need no hypothesis
+    settings = None
+
+if settings is not None:
+    # Property tests (tests/test_property.py): a modest count in CI; a long campaign with
+    # `pytest tests/test_property.py --hypothesis-profile long` (10x the examples).
+    settings.register_profile("ci", max_examples=10, deadline=None, print_blob=True)
+    settings.register_profile("long", max_examples=100, deadline=None, print_blob=True)
+    settings.load_profile("ci")
+
 ROOT = Path(__file__).resolve().parents[1]
 B0 = ROOT / "specs" / "b0.yaml"
 

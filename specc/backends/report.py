@@ -54,11 +54,12 @@ def _giga(value: int) -> str:
 
 def print_summary(arch: Architecture, outputs: list[str]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
+    from specc.backends.terminal import console as make_console
+
     # Never wrap: a build log read in CI or a pipe is still one line per fact.
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     if not console.is_terminal:
         console.width = 120  # rich's 80-column default for pipes would squeeze the table
     r = arch.resolved

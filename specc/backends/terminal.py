@@ -8,14 +8,29 @@ very numbers being read. Tables printed through `print_table` keep their natural
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
+
+from specc import textout
 
 
-def console() -> Console:
+class _Console(Console):
+    """A console that spells text in ASCII before measuring it where the stream is ASCII
+    (`specc.textout`), so that `->` for `→` does not shift a table's columns."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        if textout.active(self.file):
+            text = textout.to_ascii(text)
+        return super().render_str(text, **kwargs)
+
+
+def console(**kwargs: Any) -> Console:
     """Never soft-wrapped: a log read in CI or a pipe keeps one line per fact."""
-    return Console(highlight=False, soft_wrap=True)
+    return _Console(**{"highlight": False, "soft_wrap": True, **kwargs})
 
 
 def print_table(out: Console, table: Table) -> None:

@@ -78,6 +78,8 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
                 f"{attrs['in_channels']} in / {attrs['out_channels']} out channels cannot be "
                 f"split over {len(attrs['kernels'])} kernels"
             )
+    elif op == "maxpool" and 2 * attrs["padding"] > attrs["kernel"]:
+        messages.append(f"max pool padding {attrs['padding']} over half its kernel")
     elif op == "linear" and attrs["in_features"] != inputs[0][0]:
         messages.append(f"linear expects {attrs['in_features']} features, gets {inputs[0][0]}")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from specc.diagnostics import Diagnostic, SpecError, dotted
+from specc.diagnostics import Diagnostic, SpecError, dotted, warning
 from specc.scaling.arith import Divergence, Mode, Number, settle, text, watching
 from specc.scaling.rounding import distribute_repeats
 from specc.spec.load import LoadedSpec
@@ -107,7 +107,7 @@ def divergence_warnings(
 ) -> list[Diagnostic]:
     """Warnings for the divergences found while resolving the spec value at `path`."""
     return [
-        Diagnostic(
+        warning(
             f"{d.what} gives {_result(d.float_result)} in float arithmetic but "
             f"{_result(d.exact_result)} exactly: the float product landed beside a rounding "
             "boundary",

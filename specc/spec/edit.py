@@ -3,7 +3,8 @@
 Used where specc writes a spec for the user (e.g. `specc search --write`): the value
 nodes' text spans are found through PyYAML's composer and replaced; everything else in
 the file stays byte for byte. A path that the file does not spell out is added by
-re-dumping the data, which loses comments, so callers are told which happened.
+re-dumping the data, which loses comments, so callers are told which happened. The file is
+read as `specc.spec.source` reads specs (`1e-5` is a float), so a re-dump keeps its types.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 import yaml
 
-from specc.spec.source import Path
+from specc.spec.source import Path, SpecLoader
 
 
 def set_scalars(text: str, values: Mapping[Path, Any]) -> tuple[str, bool]:
     """`text` with each path's scalar replaced; returns (new text, comments kept)."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=SpecLoader)
     spans = []
     for path, value in values.items():
         node = _find(root, path)
@@ -49,7 +50,7 @@ def _scalar(value: Any) -> str:
 
 
 def _redump(text: str, values: Mapping[Path, Any]) -> str:
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=SpecLoader)
     for path, value in values.items():
         container = data
         for part in path[:-1]:

@@ -3,7 +3,10 @@
 Pydantic reports error locations as paths through the model (with discriminator tags in
 them); we walk the same path through the parsed data to find the line and column, and
 through the JSON Schema to name the keys that would have been accepted (for the
-did-you-mean hint on unknown keys).
+did-you-mean hint on unknown keys). Spec models are strict (`specc.spec.types.StrictModel`),
+so a type error says what was expected and what the YAML value was (`expected a whole
+number, got true (a boolean)`). Legal values that are probably not meant come back as
+warnings beside the result (`LoadedSpec.warnings`), never as errors.
 """
 
 from __future__ import annotations
@@ -17,20 +20,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
-from specc.spec.schema import FORMAT_VERSION, Spec
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted, warning
+from specc.spec.schema import FORMAT_VERSION, Norm, Spec
+from specc.spec.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.spec.source import Path as DataPath
-from specc.spec.source import Source, parse_scalar, parse_yaml
 
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    """A validated spec with where it came from (for diagnostics raised later)."""
+    """A validated spec with where it came from (for diagnostics raised later), and the
+    warnings its loading found (legal values that are probably not meant)."""
 
     spec: Spec
     source: Source
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def file(self) -> str:
@@ -55,7 +60,11 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     """Load and validate a spec file; `overrides` are `dotted.path=value` strings or a mapping."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            # Read one byte past the limit: enough to refuse, whatever the file's real size.
+            raw = handle.read(MAX_BYTES + 1)
+        check_size(max(len(raw), Path(path).stat().st_size), file)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([Diagnostic("no such file", Location(file))]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -88,7 +97,44 @@ def loads(
         problems += [_diagnostic(error, source) for error in exc.errors()]
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, source)
+    return LoadedSpec(spec, source, tuple(_warnings(spec, source)))
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+TF_MOMENTUM = 0.5  # above this a batch-norm momentum is almost surely TF's decay
+
+
+def _warnings(spec: Spec, source: Source) -> list[Diagnostic]:
+    """Legal values that are probably a mistake: each batch-norm momentum past TF_MOMENTUM
+    (specc, like PyTorch, weights the new batch by momentum; TF's decay weights the old)."""
+    found = []
+    for path, norm in _models_of(spec, Norm, ()):
+        momentum = norm.momentum
+        if momentum > TF_MOMENTUM:
+            message = (
+                f"momentum {momentum:g} looks like TensorFlow's decay: specc uses PyTorch's "
+                "convention, momentum = 1 - TF decay (TF's 0.99 is 0.01)"
+            )
+            hint = f"did you mean {1 - momentum:.6g}?"
+            at = (*path, "momentum")
+            found.append(warning(message, source.locate(at), dotted(at), hint))
+    return found
+
+
+def _models_of(model: Any, kind: type, path: DataPath) -> Iterable[tuple[DataPath, Any]]:
+    """Every instance of `kind` in a validated model tree, with its path."""
+    if isinstance(model, kind):
+        yield path, model
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            yield from _models_of(getattr(model, name), kind, (*path, name))
+    elif isinstance(model, list | tuple):
+        for index, item in enumerate(model):
+            yield from _models_of(item, kind, (*path, index))
+    elif isinstance(model, dict):
+        for key, item in model.items():
+            yield from _models_of(item, kind, (*path, key))
 
 
 # --- overrides ----------------------------------------------------------------------------
@@ -179,11 +225,47 @@ _MESSAGES = {
     "missing": "required field is missing",
 }
 
+# Strict types: what was expected, by pydantic's error type.
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping of keys",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+    "list_type": "a list",
+}
+
+
+def describe_value(value: Any) -> str:
+    """A YAML value as a person reads it: `true (a boolean)`, `"8" (a string)`."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean; YAML also reads yes/no and on/off so)"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        try:
+            float(value)
+        except ValueError:
+            return f"{shown!r} (a string)"
+        return f"{shown!r} (a string; write the number without quotes)"
+    if isinstance(value, float):
+        return f"{value!r} (a number with a fraction)" if not value.is_integer() else repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
 
 def _diagnostic(error: Mapping[str, Any], source: Source) -> Diagnostic:
     path = _data_path(source.data, error["loc"])
     kind = error["type"]
     message = _MESSAGES.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    if kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {describe_value(error.get('input'))}"
     hint = None
     if kind == "extra_forbidden" and path:
         allowed = _allowed_keys(source.data, path[:-1])

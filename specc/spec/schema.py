@@ -18,7 +18,6 @@ from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
 from specc.spec.training import Training
 from specc.spec.types import (
-    PRESET_PATTERN,
     Activation,
     Channels,
     ClassName,
@@ -27,6 +26,8 @@ from specc.spec.types import (
     SafeName,
     StrictModel,
     Stride,
+    check_class_name,
+    is_preset_name,
 )
 
 FORMAT_VERSION = 1
@@ -88,6 +89,16 @@ class MaxPool(StrictModel):
     kernel: Annotated[int, Field(ge=1, le=15)] = 3
     stride: Stride = 2
     padding: Annotated[int, Field(ge=0, le=7)] = 1
+
+    @model_validator(mode="after")
+    def _padding_fits_kernel(self) -> MaxPool:
+        # PyTorch's max pool pads with -inf and refuses padding over half the kernel.
+        if 2 * self.padding > self.kernel:
+            raise ValueError(
+                f"padding must be at most half the kernel: kernel {self.kernel} allows "
+                f"padding up to {self.kernel // 2}, got {self.padding}"
+            )
+        return self
 
 
 class Stem(ConvLayer):
@@ -248,12 +259,19 @@ class Spec(StrictModel):
     @field_validator("presets")
     @classmethod
     def _preset_names(cls, presets: dict[str, Preset]) -> dict[str, Preset]:
-        bad = [name for name in presets if not PRESET_PATTERN.match(name)]
+        bad = [name for name in presets if not is_preset_name(name)]
         if bad:
             raise ValueError(
-                f"preset names must be lowercase letters, digits and underscores: {bad}"
+                "preset names must be lowercase letters, digits and underscores, "
+                f"starting with a letter or digit (at most 32 characters): {bad}"
             )
         return presets
+
+    @model_validator(mode="after")
+    def _derived_class_name(self) -> Spec:
+        if self.class_name is None:
+            check_class_name(self.python_class, f"name {self.name!r} gives the class name")
+        return self
 
     @property
     def python_class(self) -> str:

@@ -8,21 +8,43 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu"]
 Padding = Literal["symmetric", "same"]
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-PRESET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,31}$")
+# Names become file names, folder names and Python identifiers: always matched against the
+# whole string (`fullmatch`; a `$` would also match before a trailing newline).
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+PRESET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
+CLASS_NAME_PATTERN = re.compile(r"[A-Z][A-Za-z0-9_]{0,63}")
 
 
 class StrictModel(BaseModel):
-    """Base of every spec model: unknown keys are errors and values are immutable."""
+    """Base of every spec model: unknown keys are errors, values are immutable, and types are
+    strict: a boolean or a string is never read as a number (`kernel: true`, `channels: "8"`),
+    a number never as a string; an integer is still accepted where a float is expected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _no_bool(value: Any) -> Any:
+    # A Literal of integers compares by equality, and True == 1: refuse booleans first.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()} (a boolean)")
+    return value
+
+
+def is_safe_name(value: str) -> bool:
+    """Whether `value` may name a spec (and so a folder and a module)."""
+    return NAME_PATTERN.fullmatch(value) is not None
+
+
+def is_preset_name(value: str) -> bool:
+    """Whether `value` may name a preset (and so a folder suffix)."""
+    return PRESET_PATTERN.fullmatch(value) is not None
 
 
 def _odd_kernel(value: int) -> int:
@@ -32,7 +54,7 @@ def _odd_kernel(value: int) -> int:
 
 
 def _safe_name(value: str) -> str:
-    if not NAME_PATTERN.match(value):
+    if not is_safe_name(value):
         raise ValueError(
             f"{value!r} is not a safe name: use lowercase letters, digits and underscores, "
             "starting with a letter (at most 64 characters)"
@@ -40,11 +62,15 @@ def _safe_name(value: str) -> str:
     return value
 
 
-def _class_name(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value) or not value[0].isupper():
-        raise ValueError(f"{value!r} is not a valid class name (a CamelCase Python identifier)")
-    if not value.isascii():
-        raise ValueError(f"{value!r} must be ASCII")
+def check_class_name(value: str, what: str = "") -> str:
+    """`value` if it can name the generated class; ValueError naming the rule otherwise."""
+    if not CLASS_NAME_PATTERN.fullmatch(value) or keyword.iskeyword(value):
+        subject = f"{what} {value!r}, which is" if what else f"{value!r} is"
+        raise ValueError(
+            f"{subject} not a valid class name: an ASCII CamelCase Python identifier that is "
+            "not a Python keyword (a capital letter, then letters, digits and underscores; "
+            "at most 64 characters)"
+        )
     return value
 
 
@@ -52,9 +78,9 @@ Kernel = Annotated[int, Field(ge=1, le=31), AfterValidator(_odd_kernel)]
 # A mixed conv (MixConv): the channels split over these kernel sizes, e.g. [3, 5, 7].
 MixedKernel = Annotated[list[Kernel], Field(min_length=2, max_length=8)]
 Groups = Annotated[int, Field(ge=1, le=65536)]
-Stride = Literal[1, 2]
+Stride = Annotated[Literal[1, 2], BeforeValidator(_no_bool)]
 Channels = Annotated[int, Field(ge=1, le=1_000_000)]
 Repeats = Annotated[int, Field(ge=1, le=10_000)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 SafeName = Annotated[str, AfterValidator(_safe_name)]
-ClassName = Annotated[str, AfterValidator(_class_name)]
+ClassName = Annotated[str, AfterValidator(check_class_name)]

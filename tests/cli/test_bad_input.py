@@ -15,9 +15,13 @@ B0 = ROOT / "specs" / "b0.yaml"
 LOCATED = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<path>[\w.\[\]]+): ")
 
 
-def specc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def specc(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "specc", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "specc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -42,6 +46,9 @@ CASES = {
     "unknown block kind": ("block: mbconv, expand: 1", "block: fancy, expand: 1",
                            "stages[0].block"),
     "unsafe name": ("name: efficientnet", "name: ../../etc", "name"),
+    "name with a newline": ("name: efficientnet", 'name: "efficientnet\\n"', "name"),
+    "boolean kernel": ("kernel: 3\n", "kernel: true\n", "stem.kernel"),
+    "quoted channels": ("channels: 32\n", 'channels: "32"\n', "stem.channels"),
 }  # fmt: skip
 
 
@@ -85,6 +92,10 @@ def test_no_stages(tmp_path):
         (["--phi", "40"], 1, "scaling.coefficients: phi = 40 gives an absurdly large model"),
         (["--set", "stem"], 2, "expected PATH=VALUE"),
         (["--set", "stem.kernel=4"], 1, "stem.kernel: kernel must be odd"),
+        (["--set", "stages[5].repeats=yes"], 1, "stages[5].repeats: expected a whole number"),
+        (["--preset", "b1\n"], 2, "'b1\\n' is not a preset name"),
+        (["--preset", "../b1"], 2, "'../b1' is not a preset name"),
+        (["--preset", "b" * 40], 2, "is not a preset name"),
     ],
 )
 def test_selector_and_flag_errors(tmp_path, args, code, text):
@@ -95,6 +106,31 @@ def test_selector_and_flag_errors(tmp_path, args, code, text):
     assert not (tmp_path / "generated").exists()
     if code == 1:
         assert LOCATED.match(result.stderr) or "(--set" in result.stderr
+
+
+HOSTILE_FILES = {
+    "alias bomb": (
+        "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)),
+        r"spec\.yaml:2:10: aliases expand the document to [\d,]+ values, over the limit",
+    ),
+    "deep nesting": ("a: " + "[" * 5000 + "\n", r"spec\.yaml:1:\d+: nesting deeper than"),
+    "huge file": (
+        "# padding\n" * 1_300_000 + B0.read_text(),
+        r"spec\.yaml: the file is [\d,]+ bytes, over the limit of 1,048,576 bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_FILES))
+@pytest.mark.parametrize("command", ["build", "show", "validate"])
+def test_hostile_files_are_refused_with_a_located_limit(tmp_path, case, command):
+    text, message = HOSTILE_FILES[case]
+    (tmp_path / "spec.yaml").write_text(text)
+    result = specc(command, "spec.yaml", cwd=tmp_path, timeout=10)
+    assert result.returncode == 1, result.stderr
+    assert re.fullmatch(rf"error: {message}[^\n]*\n", result.stderr), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 
 def test_allow_large_overrides_the_guard(tmp_path):
@@ -133,10 +169,13 @@ def test_failed_write_leaves_no_half_written_folder(tmp_path, monkeypatch):
     import specc as api
     import specc.output
 
-    def fail(*args, **kwargs):
-        raise OSError("disk full")
+    real = specc.output._write_files
 
-    monkeypatch.setattr(specc.output, "_replace", fail)
-    with pytest.raises(OSError):
+    def fail(target, files):
+        real(target, dict(list(files.items())[:2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(specc.output, "_write_files", fail)
+    with pytest.raises(api.SpecError, match="cannot write the output folder: No space left"):
         api.write(api.compile(B0), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,7 @@ def test_build_phi6_writes_the_folder_and_prints_the_summary(tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     folder = tmp_path / "generated" / "efficientnet-phi6"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["architecture.json", "model.py", "report.md", "train.yaml"]
+    assert names == [".specc-manifest", "architecture.json", "model.py", "report.md", "train.yaml"]
     out = result.output
     assert "depth 2.9860 (1.2^6)" in out and "width 1.7716 (1.1^6)" in out
     assert "input 3x518x518" in out and "dropout 0.5, drop-path 0.2" in out

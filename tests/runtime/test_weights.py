@@ -82,7 +82,10 @@ def test_another_architecture_is_refused_and_nothing_written(tmp_path):
     assert result.exit_code == 1
     assert "different architectures" in result.output or "does not fit" in result.output
     assert "Traceback" not in result.output
-    written = [p.name for p in folder.iterdir() if p.suffix == ".pt" or p.name.startswith(".")]
+    from specc.output import MANIFEST
+
+    hidden = [p for p in folder.iterdir() if p.name.startswith(".") and p.name != MANIFEST]
+    written = [p.name for p in folder.iterdir() if p.suffix == ".pt"] + [p.name for p in hidden]
     assert written == []
 
 

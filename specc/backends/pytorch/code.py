@@ -9,6 +9,7 @@ generated file needs no formatter at build time and `ruff format --check` passes
 
 from __future__ import annotations
 
+import keyword
 import math
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from specc.blocks.base import Argument, Code
 
 LINE_LENGTH = 100
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def literal(value: Any) -> str:
@@ -36,7 +37,7 @@ def literal(value: Any) -> str:
 
 
 def identifier(name: str) -> str:
-    if not _IDENTIFIER.match(name):
+    if not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
         raise ValueError(f"{name!r} is not an identifier")
     return name
 

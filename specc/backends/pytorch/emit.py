@@ -42,7 +42,7 @@ Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, hea
 classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
 """
 
-_SAFE_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_SAFE_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _TEMPLATES = Path(__file__).parent / "templates"
 _BLOCK_TEMPLATES = Path(__file__).parents[2] / "blocks" / "templates"
 
@@ -241,7 +241,7 @@ def _activation_arg(activation: str, arch: Architecture) -> list[Argument]:
 def _safe_file_name(file: str) -> str:
     """The spec's file name for the docstring, only if it cannot break out of it."""
     name = PurePath(file).name
-    return name if _SAFE_FILE.match(name) else "<spec>"
+    return name if _SAFE_FILE.fullmatch(name) else "<spec>"
 
 
 def _rebuild_command(arch: Architecture) -> str:
