@@ -147,6 +147,7 @@ def _ray_task(evaluator: Evaluator, job: Job, reports: Any) -> Result:
 class RayExecutor:
     """Each evaluation a Ray task with `cpus` CPUs and `gpus` GPUs, never retried.
 
+    `gpus=None`: one per task on a cluster with GPUs, else none.
     Connects to `address` ("auto": the cluster this node belongs to) or, with none, starts
     a local instance; a Ray instance this process had already started is used as it is.
     `on_submit(key, ref)` sees every task's ObjectRef (tests cancel one through it)."""
@@ -156,7 +157,7 @@ class RayExecutor:
         evaluator: Evaluator,
         address: str | None,
         cpus: float,
-        gpus: float,
+        gpus: float | None,
         jobs: int | None = None,
         on_submit: Callable[[str, Any], None] | None = None,
     ) -> None:
@@ -173,6 +174,8 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise RayUnavailable(f"cannot reach a Ray cluster at {address}: {exc}") from None
         self.cpus = max(1, round(cpus))
+        if gpus is None:  # one per task where the cluster has GPUs
+            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0}
         self.remote = ray.remote(_ray_task).options(**options)
         self.reports = Queue(actor_options={"num_cpus": 0})
