@@ -94,7 +94,10 @@ def search(spec: Path, **o: Any) -> None:
         return
     path = o["results"] or Path(f"search-{loaded.spec.name}.jsonl")
     state = _run(tool, loaded, rows, evaluator, path, o)
-    evaluated = [r for r in state.rows.values() if r.status != "compiled"]
+    seen = state.rows
+    if o["strategy"] == "tpe":  # the study is everything recorded, earlier runs' trials too
+        seen = {**tool.ResultsFile(path).read(), **seen}
+    evaluated = [r for r in seen.values() if r.status != "compiled"]
     ranked = tool.rank(evaluated, o["target"], evaluated=True, minimize=o["minimize"])
     label = _metric_label(o)
     if o["as_json"]:
