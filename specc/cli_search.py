@@ -217,9 +217,14 @@ def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o:
     def line(result: Any, state: Any) -> None:
         click.echo(_progress_line(result, state, label), err=True)
 
-    return run_search(loaded, strategy, executor, store, workdir, limit=o["limit"],
-                      retry_failed=o["retry_failed"], minimize=o["minimize"],
-                      on_result=line)  # fmt: skip
+    try:
+        return run_search(loaded, strategy, executor, store, workdir, limit=o["limit"],
+                          retry_failed=o["retry_failed"], minimize=o["minimize"],
+                          on_result=line)  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: what finished is recorded in {path}; run the same command "
+                   "again to resume", err=True)  # fmt: skip
+        sys.exit(130)
 
 
 def _progress_line(result: Any, state: Any, label: str) -> str:

@@ -195,3 +195,38 @@ def test_missing_ray_or_optuna_is_a_message(tmp_path, command, monkeypatch):
     tpe = search(tmp_path, command, "--strategy", "tpe")
     assert tpe.exit_code == 1 and "pip install 'specc[optuna]'" in tpe.output
     assert calls(tmp_path) == []
+
+
+def test_interrupt_ends_running_evaluations_and_keeps_what_finished(tmp_path):
+    import signal
+    import subprocess
+
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import json, sys, time\n"
+        "config = json.load(open(sys.argv[1]))\n"
+        "if config['alpha'] != 1.4: time.sleep(60)\n"
+        "print(json.dumps({'metric': 1.0}))\n"
+    )
+    results = tmp_path / "r.jsonl"
+    command = f"{sys.executable} {script} {{config}}"
+    argv = [sys.executable, "-m", "specc", "search", str(DIGITS_SPEC), *GRID, "--jobs", "2",
+            "--eval", command, "--results", str(results)]  # fmt: skip
+    search = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (results.exists() and results.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first candidate (alpha 1.4) finishes at once
+    time.sleep(1.0)
+    search.send_signal(signal.SIGINT)
+    _, stderr = search.communicate(timeout=30)
+    assert search.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+    assert [r.status for r in ResultsFile(results).read().values()] == ["ok"]
+    assert not [p for p in Path("/proc").glob("[0-9]*") if _mentions(p, str(script))]
+
+
+def _mentions(process: Path, text: str) -> bool:
+    try:
+        return text in (process / "cmdline").read_text()
+    except OSError:
+        return False

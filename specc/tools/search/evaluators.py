@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeGuard
 
 from specc.output import write
 from specc.spec.load import LoadedSpec
@@ -275,7 +275,7 @@ def _why(outcome: str, log: Path) -> str:
     return f"{outcome}: {lines[-1].strip()} (log: {log})" if lines else f"{outcome} (log: {log})"
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -28,9 +28,9 @@ def plot(rows: list[Result], path: Path, *, metric: str, title: str, minimize: b
     on_front = {r.key for r in front}
     figure, axes = plt.subplots(figsize=(8, 5.5), dpi=120)
     others = [r for r in points if r.key not in on_front]
-    axes.scatter([r.macs / 1e6 for r in others], [r.metric for r in others],
+    axes.scatter([r.macs / 1e6 for r in others], [r.metric or 0.0 for r in others],
                  color="tab:blue", label="candidate", zorder=2)  # fmt: skip
-    axes.plot([r.macs / 1e6 for r in front], [r.metric for r in front], "-o",
+    axes.plot([r.macs / 1e6 for r in front], [r.metric or 0.0 for r in front], "-o",
               color="tab:red", label="Pareto front", zorder=3)  # fmt: skip
     for r in points:
         axes.annotate(f"{r.alpha:g}, {r.beta:g}, {r.gamma:g}", (r.macs / 1e6, r.metric or 0.0),
