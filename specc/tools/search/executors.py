@@ -231,6 +231,7 @@ class RayExecutor:
         for ref in list(self.refs):
             self.ray.cancel(ref, force=True)
         self.refs.clear()
+        self.reports.shutdown(force=True)
         if self.owned:
             self.ray.shutdown()
 

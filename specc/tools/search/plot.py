@@ -32,9 +32,9 @@ def plot(rows: list[Result], path: Path, *, metric: str, title: str, minimize: b
                  color="tab:blue", label="candidate", zorder=2)  # fmt: skip
     axes.plot([r.macs / 1e6 for r in front], [r.metric or 0.0 for r in front], "-o",
               color="tab:red", label="Pareto front", zorder=3)  # fmt: skip
-    for r in points:
-        axes.annotate(f"{r.alpha:g}, {r.beta:g}, {r.gamma:g}", (r.macs / 1e6, r.metric or 0.0),
-                      textcoords="offset points", xytext=(4, 4), fontsize=7)  # fmt: skip
+    for (macs, score), label in _labels(points).items():
+        axes.annotate(label, (macs / 1e6, score), textcoords="offset points", xytext=(4, 4),
+                      fontsize=7)  # fmt: skip
     axes.set_xlabel("MMACs at phi = 1 (as built)")
     axes.set_ylabel(metric)
     axes.set_title(title, fontsize=10)
@@ -45,3 +45,13 @@ def plot(rows: list[Result], path: Path, *, metric: str, title: str, minimize: b
     figure.savefig(path)
     plt.close(figure)
     return len(points)
+
+
+def _labels(points: list[Result]) -> dict[tuple[int, float], str]:
+    """One label per point; candidates that built the same network share it, one per line."""
+    labels: dict[tuple[int, float], list[str]] = {}
+    for r in sorted(points, key=lambda r: (r.status != "ok", r.key)):
+        labels.setdefault((r.macs, r.metric or 0.0), []).append(
+            f"{r.alpha:g}, {r.beta:g}, {r.gamma:g}"
+        )
+    return {point: "\n".join(names) for point, names in labels.items()}
