@@ -11,7 +11,7 @@ trainings) with specc's trainer on the CPU and ranks them by validation top-1.
 
     python benchmarks/digits_search.py [--epochs 4] [--jobs 2]
 
-Writes benchmarks/results/digits_search.{md,png}: the ranked table with params,
+Writes benchmarks/results/digits_search.{md,png,jsonl}: the ranked table with params,
 MACs, resolution, wall time per candidate, the whole search's wall time, the machine and
 the command; the plot of accuracy against MACs with the Pareto front.
 """
@@ -50,7 +50,9 @@ def write_digits(root: Path, size: int = 16) -> Path:
     return root
 
 
-def markdown(rows: list[dict], command: str, wall: float, args: argparse.Namespace) -> str:
+def markdown(
+    rows: list[dict], command: str, wall: float, args: argparse.Namespace, progress: list[str]
+) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         "# Coefficient search on scikit-learn's digits",
@@ -75,6 +77,7 @@ def markdown(rows: list[dict], command: str, wall: float, args: argparse.Namespa
             f"| {r['params']:,} | {r['macs'] / 1e6:.3f} | {r['macs_ratio']:.3f} | {top1} "
             f"| {ema} | {r['wall_s'] or 0:.1f} | {r['status']} |"
         )
+    lines += ["", "Progress lines, as printed while it ran:", "", "```", *progress, "```"]
     lines += ["", "![accuracy against MACs](digits_search.png)", ""]
     return "\n".join(lines)
 
@@ -105,7 +108,11 @@ def main() -> None:
         if done.returncode != 0:
             sys.exit(f"the search failed (exit {done.returncode})")
         rows = json.loads(done.stdout)
-    text = markdown(rows, " ".join(argv), wall, args)
+        progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
+        with (RESULTS / "digits_search.jsonl").open("w") as handle:  # for replotting
+            for row in rows:
+                handle.write(json.dumps({**row, "run": Path(row["run"]).name}) + "\n")
+    text = markdown(rows, " ".join(argv), wall, args, progress)
     (RESULTS / "digits_search.md").write_text(text)
     print(text)
 
