@@ -202,6 +202,7 @@ def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o:
 
     store = tool.ResultsFile(path)
     store.read()  # a file that cannot be resumed from stops the search before anything runs
+    store.check_appendable()
     workdir = path.with_suffix(".runs")
     executor = _executor(evaluator, o)
     try:

@@ -230,3 +230,14 @@ def _mentions(process: Path, text: str) -> bool:
         return text in (process / "cmdline").read_text()
     except OSError:
         return False
+
+
+def test_an_older_csv_is_refused_before_anything_runs(tmp_path, command):
+    old = tmp_path / "old.csv"
+    old.write_text("alpha,beta,gamma,product,resolution,params,macs,macs_ratio,status,metric,error\n"
+                   "1.0,1.1,1.3,2.0449,21,14856,700000,2.0,ok,0.5,\n")  # fmt: skip
+    args = ["search", str(DIGITS_SPEC), *GRID, "--eval", command, "--results", str(old)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "written by an older specc with other columns" in result.output
+    assert calls(tmp_path) == [] and old.read_text().count("\n") == 2

@@ -56,8 +56,8 @@ class ResultsFile:
         row = {k: getattr(result, k) for k in FIELDS}
         with self.lock:
             new = not self.path.exists() or self.path.stat().st_size == 0
-            if not new and self.path.suffix == ".csv":
-                self._check_header()
+            if not new:
+                self.check_appendable()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", newline="") as handle:
                 if self.path.suffix == ".csv":
@@ -68,10 +68,13 @@ class ResultsFile:
                 else:
                     handle.write(json.dumps(row) + "\n")
 
-    def _check_header(self) -> None:
+    def check_appendable(self) -> None:
+        """A CSV written with other columns cannot take new rows: say so before any work."""
+        if self.path.suffix != ".csv" or not self.path.exists():
+            return
         with self.path.open(newline="") as handle:
             header = next(csv.reader(handle), [])
-        if tuple(header) != FIELDS:
+        if header and tuple(header) != FIELDS:
             raise SpecError([Diagnostic(
                 "written by an older specc with other columns: pass a new --results file "
                 "(or a .jsonl one, which takes any columns)", Location(str(self.path)),
