@@ -111,7 +111,8 @@ def main() -> None:
         progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
         with (RESULTS / "digits_search.jsonl").open("w") as handle:  # for replotting
             for row in rows:
-                handle.write(json.dumps({**row, "run": Path(row["run"]).name}) + "\n")
+                run = "/".join(Path(row["run"]).parts[-2:])  # <key>/run, under the runs folder
+                handle.write(json.dumps({**row, "run": run}) + "\n")
     text = markdown(rows, " ".join(argv), wall, args, progress)
     (RESULTS / "digits_search.md").write_text(text)
     print(text)
