@@ -18,7 +18,6 @@ PR_SET_PDEATHSIG), so a cancelled Ray task or a killed search leaves no orphan t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -226,7 +225,7 @@ def _run(
         env["CUDA_VISIBLE_DEVICES"] = ",".join(job.gpus)
     try:
         child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=job.folder, env=env,
-                                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # fmt: skip
+                                 stdin=subprocess.DEVNULL, preexec_fn=_death_signal())  # fmt: skip
     except OSError as exc:
         return f"cannot run {argv[0]}: {exc.strerror or exc}"
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -256,14 +255,22 @@ def _end(child: subprocess.Popen[Any]) -> None:
         child.wait()
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL when the process that started it dies."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+def _death_signal() -> Callable[[], None] | None:
+    """A function for the child to run before exec: get SIGKILL when the thread that
+    started it ends (Linux's PR_SET_PDEATHSIG, option 1). Resolved here, in the parent:
+    between fork and exec the child must not import anything (other threads may hold the
+    import lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
 
-        with contextlib.suppress(OSError):  # PR_SET_PDEATHSIG is option 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    kill = int(signal.SIGKILL)
+    return lambda: prctl(1, kill)
 
 
 def _why(outcome: str, log: Path) -> str:
