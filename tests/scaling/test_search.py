@@ -111,7 +111,7 @@ def test_evaluation_ranks_records_failures_and_resumes(tmp_path, evaluator):
 
 def test_jobs_run_evaluations_in_parallel(tmp_path, evaluator):
     command, log = evaluator
-    result = run_search(tmp_path, command(sleep=1.0), "--jobs", "10")
+    result = run_search(tmp_path, command(sleep=3.0), "--jobs", "10")  # slow starts under load
     assert result.exit_code == 0, result.output
     lines = log.read_text().splitlines()
     starts = [float(line.split()[1]) for line in lines if line.startswith("start")]

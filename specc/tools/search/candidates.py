@@ -1,0 +1,155 @@
+"""Candidates of a coefficient search and what compiling them says, before any training.
+
+A candidate is one (alpha, beta, gamma). `grid` enumerates them the paper's way: every
+alpha, beta, gamma >= 1 on a grid with alpha * beta^2 * gamma^2 within a tolerance of the
+target (2: each phi step doubles the MACs). `measure` compiles each at phi = 1 and records
+what rounding really did: the MACs ratio to the phi = 0 build, the parameters, the
+resolution, and a hash of the built network, so that two candidates that round to the same
+network are trained once. Nothing here imports torch or runs anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from specc.architecture import Architecture
+from specc.compiler import compile_spec
+from specc.scaling.resolve import Selector
+from specc.spec.load import LoadedSpec
+
+COEFFICIENTS = ("depth", "width", "resolution")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    alpha: float
+    beta: float
+    gamma: float
+
+    @property
+    def product(self) -> float:
+        return self.alpha * self.beta**2 * self.gamma**2
+
+    @property
+    def key(self) -> str:
+        """A stable name, also the candidate's folder name under the search's work folder."""
+        return f"a{self.alpha:.4g}-b{self.beta:.4g}-g{self.gamma:.4g}"
+
+
+@dataclass
+class Result:
+    """One candidate's row: compiled numbers, then (once evaluated) how it did.
+
+    status: `compiled` (not evaluated), `ok`, `failed` (the error says why: a command's
+    exit status, a cancelled or killed task, no metric), `pruned` (stopped early by the
+    pruner; `metric` is its last report) or `duplicate` (builds the same network as the
+    candidate named in `error`; `metric` is that one's)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    product: float
+    resolution: int
+    params: int
+    macs: int
+    macs_ratio: float
+    status: str = "compiled"
+    metric: float | None = None
+    error: str = ""
+    arch: str = ""  # sha256 of the built network (see `arch_hash`), 16 hex digits
+    wall_s: float | None = None  # seconds the evaluation took
+    run: str = ""  # the evaluation's folder (the trainer's run folder, or the command's)
+    eval_top1: float | None = None  # built-in evaluator: last epoch, raw weights
+    ema_top1: float | None = None  # built-in evaluator: last epoch, EMA weights
+    extra: dict[str, Any] = field(default_factory=dict)  # not recorded
+
+    @property
+    def key(self) -> str:
+        return self.candidate.key
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.alpha, self.beta, self.gamma)
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status in ("ok", "pruned", "duplicate")
+
+    def but(self, **changes: Any) -> Result:
+        """A copy with `changes` (a result is passed between threads and processes)."""
+        return replace(self, **changes)
+
+
+# The columns of a results file, in order; `extra` is not recorded.
+FIELDS = tuple(f.name for f in fields(Result) if f.name != "extra")
+
+
+def grid(step: float = 0.05, target: float = 2.0, tolerance: float = 0.1) -> list[Candidate]:
+    """Every (alpha, beta, gamma) >= 1 on the grid with |alpha beta^2 gamma^2 - target| <= tol."""
+    if not (0 < step <= 1) or target < 1 or tolerance < 0:
+        raise ValueError("need 0 < step <= 1, target >= 1 and tolerance >= 0")
+    upper = target + tolerance
+
+    def axis(limit: float) -> list[float]:
+        count = math.floor((limit - 1) / step + 1e-9)
+        return [round(1 + i * step, 6) for i in range(count + 1)]
+
+    found = []
+    for alpha in axis(upper):
+        for beta in axis(math.sqrt(upper / alpha)):
+            for gamma in axis(math.sqrt(upper / (alpha * beta**2))):
+                candidate = Candidate(alpha, beta, gamma)
+                if abs(candidate.product - target) <= tolerance + 1e-12:
+                    found.append(candidate)
+    return found
+
+
+def with_coefficients(loaded: LoadedSpec, candidate: Candidate) -> LoadedSpec:
+    """The spec with the candidate's coefficients (grid values are valid by construction)."""
+    spec = loaded.spec
+    values = dict(
+        zip(COEFFICIENTS, (candidate.alpha, candidate.beta, candidate.gamma), strict=True)
+    )
+    coefficients = spec.scaling.coefficients.model_copy(update=values)
+    scaling = spec.scaling.model_copy(update={"coefficients": coefficients})
+    return LoadedSpec(spec.model_copy(update={"scaling": scaling}), loaded.source)
+
+
+def build(loaded: LoadedSpec, candidate: Candidate) -> Architecture:
+    """The candidate's network at phi = 1."""
+    return compile_spec(
+        with_coefficients(loaded, candidate), Selector(phi=1.0), nearest_preset=False
+    )
+
+
+# What identifies a built network: everything in architecture.json except where it came
+# from (file, hash, selector, multipliers, rules: these differ between candidates that
+# round to the same network).
+_IDENTITY_ONLY = ("schema", "specc", "spec", "selector", "multipliers", "rules", "nearest_preset")
+
+
+def arch_hash(arch: Architecture) -> str:
+    """16 hex digits of sha256 over the built network: layers, shapes, rates, classes."""
+    data = {k: v for k, v in arch.to_dict().items() if k not in _IDENTITY_ONLY}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def measure(
+    loaded: LoadedSpec, candidates: Iterable[Candidate], done: Callable[[], None] | None = None
+) -> list[Result]:
+    """Compile each candidate at phi = 1; MACs ratios are to the spec's phi = 0 build."""
+    base = compile_spec(loaded, Selector(phi=0.0), nearest_preset=False)
+    results = []
+    for c in candidates:
+        arch = build(loaded, c)
+        results.append(Result(c.alpha, c.beta, c.gamma, c.product, arch.resolved.resolution,
+                              arch.params, arch.macs, arch.macs / base.macs,
+                              arch=arch_hash(arch)))  # fmt: skip
+        if done is not None:
+            done()
+    return results
