@@ -133,3 +133,35 @@ def test_class_name_may_not_shadow_a_generated_helper(b0):
     loaded = specc.load(b0.file, ["class_name=MBConv"])
     with pytest.raises(specc.SpecError, match="class_name: class name 'MBConv' clashes"):
         specc.emit_pytorch(specc.compile(loaded))
+
+
+def test_timm_style_constructor_and_head(b0):
+    """num_classes=0 gives pooled features, in_chans changes the stem, drop rates reach the
+    modules, reset_classifier/forward_head behave as timm's do."""
+    torch = pytest.importorskip("torch")
+    arch = specc.compile(b0, preset="b0")
+    model = specc.instantiate(arch).eval()
+    assert model.num_classes == 1000 and model.num_features == 1280
+    features = specc.instantiate(arch, num_classes=0, in_chans=1).eval()
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        pooled = features(x)
+        assert pooled.shape == (2, 1280)
+        assert torch.equal(features.forward_head(features.forward_features(x)), pooled)
+    features.reset_classifier(10)
+    with torch.no_grad():
+        assert features(x).shape == (2, 10)
+        assert features.forward_head(features.forward_features(x), pre_logits=True).shape == (
+            2,
+            1280,
+        )
+    # One parameter count of the stem conv's input channels less per filter: 32 x 3 x 3 x 2.
+    params = sum(p.numel() for p in model.parameters())
+    assert (
+        params - sum(p.numel() for p in features.parameters())
+        == 1000 * 1280 + 1000 - 10 * 1281 + 32 * 9 * 2
+    )
+    tuned = specc.instantiate(arch, drop_rate=0.5, drop_path_rate=0.4)
+    rates = [m.rate for m in tuned.modules() if type(m).__name__ == "DropPath"]
+    # Block i of 16 drops with 0.4 i / 16; the last with a residual is block 14.
+    assert tuned.dropout.p == 0.5 and max(rates) == pytest.approx(0.4 * 14 / 16)
