@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field
+
 from specc.blocks.base import (
     Argument,
     BlockKind,
@@ -17,7 +19,8 @@ from specc.blocks.base import (
     LowerContext,
     ResolvedBlock,
     StageBase,
-    no_extra,
+    WidthContext,
+    drop_path_argument,
     shape_arguments,
 )
 from specc.blocks.parts import split_channels
@@ -28,9 +31,17 @@ if TYPE_CHECKING:
 
 
 class ConvStage(StageBase):
-    """A stage of plain conv-norm-act layers."""
+    """A stage of plain conv-norm-act layers (timm's `cn`)."""
 
     block: Literal["conv"]
+    skip: bool = Field(False, description="residual when stride 1 and in == out (timm cn skip)")
+
+
+def _resolve(
+    stage: StageBase, in_channels: int, out_channels: int, stride: int, widths: WidthContext
+) -> dict[str, Any]:
+    assert isinstance(stage, ConvStage)
+    return {"residual": stage.skip and stride == 1 and in_channels == out_channels}
 
 
 def conv_norm_act(
@@ -89,9 +100,10 @@ def norm_layer(builder: GraphBuilder, name: str, x: str, scope: Scope, ctx: Lowe
 
 
 def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContext) -> str:
+    from specc.blocks.residual import residual_join
     from specc.ir.graph import Scope
 
-    return conv_norm_act(
+    out = conv_norm_act(
         builder,
         block.name,
         x,
@@ -103,6 +115,10 @@ def _lower(builder: GraphBuilder, block: ResolvedBlock, x: str, ctx: LowerContex
         activation=block.activation,
         ctx=ctx,
     )
+    if not block.extra.get("residual"):
+        return out
+    scope = Scope("stage", block.stage, block.index, "residual")
+    return residual_join(builder, block.name, out, x, scope, drop_path=block.drop_path)
 
 
 def padding_argument(
@@ -121,17 +137,23 @@ def padding_argument(
 
 def _arguments(block: ResolvedBlock, nodes: Mapping[str, Any], ctx: LowerContext) -> list[Argument]:
     args = shape_arguments(block, positional_kernel=True)
-    return args + padding_argument(nodes, f"{block.name}.conv", block.stride, ctx)
+    args += padding_argument(nodes, f"{block.name}.conv", block.stride, ctx)
+    if block.extra.get("residual"):
+        args += [("skip", True), drop_path_argument(block)]
+    return args
 
 
+# Stages of this kind are `ConvBlock`s (a ConvNormAct with an optional residual); the stem
+# and the head are plain `ConvNormAct`s lowered by `conv_norm_act` and emitted with the same
+# arguments.
 KIND = BlockKind(
     name="conv",
     schema=ConvStage,
-    resolve=no_extra,
+    resolve=_resolve,
     lower=_lower,
-    class_name="ConvNormAct",
-    template="conv.py.j2",
-    requires=(),
+    class_name="ConvBlock",
+    template="conv_block.py.j2",
+    requires=("conv.py.j2", "drop_path.py.j2"),
     arguments=_arguments,
     parts="conv, bn",
 )

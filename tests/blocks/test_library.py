@@ -94,3 +94,29 @@ def test_generated_module_matches_the_ir(name, phi):
         features = model.features(torch.randn(1, 3, size, size))
     assert tuple(logits.shape[1:]) == arch.output_shape
     assert [tuple(f.shape[1:]) for f in features] == [e.shape for e in arch.endpoints()]
+
+
+def test_conv_stages_with_a_residual(tmp_path):
+    """timm's `cn` block with `skip`: a conv-norm-act stage block whose residual is used
+    where the shape is kept; the module matches the IR and adds its input back."""
+    torch = pytest.importorskip("torch")
+    spec = tmp_path / "cn.yaml"
+    spec.write_text(
+        "format: 1\nname: cn\ninput: {resolution: 32}\nnum_classes: 4\n"
+        "stem: {channels: 16, stride: 2}\n"
+        "stages:\n"
+        "  - {block: conv, kernel: 3, stride: 1, channels: 16, repeats: 2, skip: true}\n"
+        "  - {block: conv, kernel: 3, stride: 2, channels: 24, repeats: 2, skip: true}\n"
+        "  - {block: conv, kernel: 1, stride: 1, channels: 32}\n"
+        "scaling: {drop_path: 0.1}\n"
+    )
+    arch = specc.compile(spec)
+    nodes = arch.graph.nodes
+    assert "stages.0.0.add" in nodes and "stages.1.1.add" in nodes
+    assert "stages.1.0.add" not in nodes and "stages.2.0.add" not in nodes  # shape changes
+    model = specc.instantiate(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == arch.params
+    block = model.stages[0][0]
+    x = torch.randn(1, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(block(x), block.act(block.bn(block.conv(x))) + x)
