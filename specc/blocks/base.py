@@ -24,8 +24,7 @@ from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from specc.spec.types import (
     Activation,
     Channels,
-    Kernel,
-    MixedKernel,
+    KernelOrMixed,
     Repeats,
     StrictModel,
     Stride,
@@ -62,7 +61,7 @@ class StageBase(StrictModel):
     mixed_kernels: ClassVar[bool] = False
 
     block: str
-    kernel: Kernel | MixedKernel = 3
+    kernel: KernelOrMixed = 3
     stride: Stride = 1
     channels: Channels
     repeats: Repeats = 1

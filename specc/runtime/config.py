@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, ValidationError
 
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
-from specc.spec.source import parse_yaml
+from specc.spec.source import parse_scalar, parse_yaml
 from specc.spec.training import Training
 from specc.spec.types import ClassName, Rate, StrictModel
 
@@ -89,9 +88,9 @@ def parse_settings(settings: Iterable[str]) -> dict[str, tuple[Any, str]]:
         if key not in known:
             problems.append(Diagnostic(f"unknown key '{key}'", where, "", did_you_mean(key, known)))
             continue
-        try:
-            parsed[key] = (yaml.safe_load(raw), text)
-        except yaml.YAMLError:
+        try:  # read as the spec's --set values are (1e-9 is a number)
+            parsed[key] = (parse_scalar(raw), text)
+        except ValueError:
             problems.append(Diagnostic(f"cannot read the value {raw!r}", where))
     if problems:
         raise SpecError(problems)

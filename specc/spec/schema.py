@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from specc.blocks.base import StageBase
 from specc.blocks.registry import KINDS
@@ -63,24 +70,29 @@ class ConvLayer(StrictModel):
     An even kernel is a patchify conv (ConvNeXt's 4x4 stride 4 stem): legal only with
     stride equal to the kernel, and unpadded."""
 
-    kernel: Annotated[int, Field(ge=1, le=31)] = 3
+    # stride first: the kernel's check reads it
     stride: Annotated[int, Field(ge=1, le=8)] = 1
+    kernel: Annotated[int, Field(ge=1, le=31)] = 3
     channels: Channels
     activation: Activation | Literal["identity"] | None = Field(
         None, description="the spec's default if null; identity for none (ConvNeXt's stem)"
     )
     bias: bool = Field(False, description="conv bias (ConvNeXt's stem)")
 
-    @model_validator(mode="after")
-    def _patchify(self) -> ConvLayer:
-        if self.kernel % 2 == 0 and self.kernel != self.stride:
+    @field_validator("kernel")
+    @classmethod
+    def _patchify(cls, kernel: int, info: ValidationInfo) -> int:
+        stride = info.data.get("stride")
+        if stride is None:  # the stride itself is invalid; reported there
+            return kernel
+        if kernel % 2 == 0 and kernel != stride:
             raise ValueError(
-                f"an even kernel ({self.kernel}) is a patchify conv and needs stride == kernel, "
-                f"got stride {self.stride}; use an odd kernel for a padded conv"
+                f"an even kernel ({kernel}) is a patchify conv and needs stride == kernel, "
+                f"got stride {stride}; use an odd kernel for a padded conv"
             )
-        if self.stride > 2 and self.kernel != self.stride:
-            raise ValueError(f"stride {self.stride} is for patchify convs (kernel == stride)")
-        return self
+        if stride > 2 and kernel != stride:
+            raise ValueError(f"stride {stride} is for patchify convs (kernel == stride)")
+        return kernel
 
 
 class MaxPool(StrictModel):

@@ -10,7 +10,15 @@ import keyword
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu"]
 Padding = Literal["symmetric", "same"]
@@ -77,6 +85,38 @@ def check_class_name(value: str, what: str = "") -> str:
 Kernel = Annotated[int, Field(ge=1, le=31), AfterValidator(_odd_kernel)]
 # A mixed conv (MixConv): the channels split over these kernel sizes, e.g. [3, 5, 7].
 MixedKernel = Annotated[list[Kernel], Field(min_length=2, max_length=8)]
+
+
+def _kernel_or_mixed(value: object) -> int | list[int]:
+    """One odd size, or a list of 2 to 8 (one message per problem, not one per union arm)."""
+    if isinstance(value, list):
+        if not 2 <= len(value) <= 8:
+            raise ValueError(f"a mixed kernel lists 2 to 8 sizes, got {len(value)}")
+        return [_one_kernel(v) for v in value]
+    return _one_kernel(value)
+
+
+def _one_kernel(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an odd whole number or a list of them, got {value!r}")
+    if not 1 <= value <= 31:
+        raise ValueError(f"kernel must be between 1 and 31, got {value}")
+    return _odd_kernel(value)
+
+
+_KERNEL_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 31}
+KernelOrMixed = Annotated[
+    int | list[int],
+    PlainValidator(_kernel_or_mixed),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _KERNEL_SCHEMA,
+                {"type": "array", "items": _KERNEL_SCHEMA, "minItems": 2, "maxItems": 8},
+            ]
+        }
+    ),
+]
 Groups = Annotated[int, Field(ge=1, le=65536)]
 Stride = Annotated[Literal[1, 2], BeforeValidator(_no_bool)]
 Channels = Annotated[int, Field(ge=1, le=1_000_000)]

@@ -91,7 +91,7 @@ def test_no_stages(tmp_path):
         (["--phi", "six"], 2, "is not a number"),
         (["--phi", "40"], 1, "scaling.coefficients: phi = 40 gives an absurdly large model"),
         (["--set", "stem"], 2, "expected PATH=VALUE"),
-        (["--set", "stem.kernel=4"], 1, "stem.kernel: kernel must be odd"),
+        (["--set", "stem.kernel=4"], 1, "stem.kernel: an even kernel (4) is a patchify conv"),
         (["--set", "stages[5].repeats=yes"], 1, "stages[5].repeats: expected a whole number"),
         (["--preset", "b1\n"], 2, "'b1\\n' is not a preset name"),
         (["--preset", "../b1"], 2, "'../b1' is not a preset name"),

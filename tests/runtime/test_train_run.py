@@ -63,9 +63,6 @@ def test_the_default_run_folder_is_outside_the_build_and_never_overwritten(
     [
         ("hfilp=0", "unknown key 'hfilp' (did you mean 'hflip'?)"),
         ("hflip=2", "hflip: Input should be less than or equal to 1"),
-        ("drop=0.3", "train.yaml sets drop: 0.3, but"),
-        ("drop_path=0.0", "rebuild with --set scaling.drop_path=0.0"),
-        ("in_chans=1", "train.yaml sets in_chans: 1"),
         ("mean=[0.5]", "1 values for 3 input channels"),
         ("aa=rand_m9", "unknown augmentation 'rand_m9'"),
         ("scale", "expected KEY=VALUE"),
@@ -79,6 +76,39 @@ def test_set_is_validated_and_keys_the_model_cannot_take_are_refused(
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output and not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_rates_and_channels_of_train_yaml_reach_the_generated_model(tmp_path, model_dir):
+    """The generated constructor takes timm's arguments, so these edits are honoured."""
+    out = tmp_path / "o"
+    settings = ["--set", "drop=0.3", "--set", "drop_path=0.05", "--set", "in_chans=1"]
+    result = train(str(model_dir / "train.yaml"), *SYNTHETIC, "--out", str(out), *settings)
+    assert result.exit_code == 0, result.output
+    weights = torch.load(out / "last.pt", weights_only=True)["model"]
+    assert weights["stem.conv.weight"].shape[1] == 1
+
+
+def test_a_constructor_without_the_arguments_refuses_other_values():
+    """A model.py from before the timm-style constructor: a value it cannot take is refused,
+    naming the rebuild that would give it."""
+    from specc.runtime.config import TrainConfig
+    from specc.runtime.preflight import PreflightError, constructor_kwargs
+
+    class Old:
+        def __init__(self, num_classes=1000):
+            pass
+
+    cfg = TrainConfig.model_validate({
+        "model_class": "Old", "num_classes": 5, "img_size": 32, "in_chans": 1, "drop": 0.3,
+        "drop_path": 0.1, "spec": {"name": "n", "sha256": "0", "selector": "phi0"},
+        "built": {"num_classes": 5, "in_chans": 3, "img_size": 32, "drop": 0.1, "drop_path": 0.1},
+    })  # fmt: skip
+    with pytest.raises(PreflightError) as excinfo:
+        constructor_kwargs(Old, cfg, "model.py")
+    message = str(excinfo.value)
+    assert "train.yaml sets drop: 0.3, but model.py was built with 0.1" in message
+    assert "rebuild with --set input.channels=1" in message
+    assert "drop_path" not in message  # unchanged from the build: nothing to refuse
 
 
 def test_a_constructor_that_takes_the_rates_gets_them():
@@ -306,6 +336,14 @@ def test_a_config_without_the_build_record_is_still_checked_before_step_one(tmp_
     start = text.index("built:")
     end = text.index("epochs:")
     config.write_text(text[:start] + text[end:])  # a train.yaml from before `built:`
+    # ... and a model.py from before the constructor took `in_chans`.
+    model = model_dir / "model.py"
+    source = model.read_text()
+    old = source.replace("        in_chans: int = 3,\n", "").replace(
+        "ConvNormAct(in_chans,", "ConvNormAct(3,"
+    )
+    assert old != source
+    model.write_text(old)
     result = train(str(config), *SYNTHETIC, "--out", str(tmp_path / "o"), "--set", "in_chans=1")
     assert result.exit_code == 1
     assert "the model takes 3 input channels but the data gives 1" in result.output
