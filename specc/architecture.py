@@ -17,7 +17,7 @@ from specc import __version__
 from specc.blocks.base import kernel_text
 from specc.diagnostics import Diagnostic
 from specc.passes.analyse import Analysis
-from specc.scaling.resolve import ResolvedLayer, ResolvedSpec
+from specc.scaling.resolve import ResolvedLayer, ResolvedSpec, ResolvedStage
 
 SCHEMA_VERSION = 1
 
@@ -136,7 +136,7 @@ class Architecture:
                     if isinstance(stage.kernel, int)
                     else kernel_text(stage.kernel),
                     "stride": stage.stride,
-                    "expand": stage.options.get("expand"),
+                    "expand": _expansion(stage),
                     "se": (stage.options.get("se") or {}).get("ratio"),
                     "in_channels": stage.in_channels,
                     "out_channels": stage.out_channels,
@@ -162,7 +162,9 @@ class Architecture:
                     "inputs": list(data["inputs"]),
                     "in_shape": inputs[0] if inputs else None,
                     "out_shape": list(data["shape"]),
-                    "kernel": attrs.get("kernel"),
+                    "kernel": kernel_text(tuple(attrs["kernels"]))
+                    if "kernels" in attrs
+                    else attrs.get("kernel"),
                     "stride": attrs.get("stride"),
                     "groups": attrs.get("groups"),
                     "params": data["params"],
@@ -216,6 +218,16 @@ class Architecture:
             "totals": self.totals(),
             "nearest_preset": self.nearest_preset.to_dict() if self.nearest_preset else None,
         }
+
+
+def _expansion(stage: ResolvedStage) -> float | None:
+    """The stage's expansion ratio; for a stated expanded width (`expanded:`), the first
+    block's actual ratio, to 2 decimals (MobileNetV3's 64 / 16 = 4)."""
+    if stage.options.get("expanded") is None:
+        ratio: float | None = stage.options.get("expand")
+        return ratio
+    first = stage.blocks[0]
+    return round(first.extra["expanded"] / first.in_channels, 2)
 
 
 def _layer_row(arch: Architecture, layer: ResolvedLayer) -> dict[str, Any]:

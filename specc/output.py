@@ -164,7 +164,9 @@ def _only_generated(folder: Path) -> bool:
 def _write_files(target: Path, files: dict[str, str]) -> None:
     target.mkdir()
     for name, text in files.items():
-        with open(target / name, "w", encoding="utf-8", newline="\n") as handle:
+        with open(
+            target / name, "w", encoding="utf-8", errors="surrogateescape", newline="\n"
+        ) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -145,10 +145,17 @@ def _rules(arch: Architecture) -> str:
         raw = json.dumps(value, separators=(", ", ": "))
         lines.append(f"- `scaling.{key}`: {sentence}`{_escape(raw)}`")
     d = r.defaults
-    lines.append(
-        f"- `defaults`: activation {d.activation}; batch norm eps {d.norm.eps:g}, momentum "
-        f"{d.norm.momentum:g} (PyTorch convention); padding {d.padding}"
+    norm = (
+        f"batch norm eps {d.norm.eps:g}, momentum {d.norm.momentum:g} (PyTorch convention)"
+        if d.norm.kind == "batchnorm"
+        else f"layer norm over channels, eps {d.norm.eps:g}"
     )
+    lines.append(f"- `defaults`: activation {d.activation}; {norm}; padding {d.padding}")
+    if r.pool_norm or r.hidden is not None:
+        head = ["the spec's norm on the pooled features"] if r.pool_norm else []
+        if r.hidden is not None:
+            head.append(f"a hidden layer of {r.hidden[0]} ({r.hidden[1]})")
+        lines.append(f"- `classifier`: {' and '.join(head)} before the final Linear")
     return "\n".join(lines)
 
 

@@ -106,7 +106,14 @@ class Source:
 def parse_yaml(text: str, file: str) -> Source:
     """Parse `text` as one YAML document, raising SpecError on malformed or oversized input."""
     check_size(len(text.encode("utf-8", "surrogatepass")), file)
-    loader = SpecLoader(text, file)
+    try:
+        loader = SpecLoader(text, file)
+    except yaml.reader.ReaderError as exc:  # a control character, checked before parsing
+        index = exc.position
+        line, column = text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML (a control character)"
+        raise SpecError([Diagnostic(message, Location(file, line, column))]) from None
     try:
         node = loader.get_single_node()
         if node is None:

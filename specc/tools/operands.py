@@ -205,7 +205,7 @@ class _Multipliers(_Part):
 
 
 class _Layer(_Part):
-    kernel: int
+    kernel: int | str  # "3.5.7": a mixed conv's sizes
     stride: int
     in_channels: int
     out_channels: int
@@ -227,7 +227,7 @@ class _LayerRow(_Part):
     inputs: list[str]
     in_shape: list[int] | None
     out_shape: list[int]
-    kernel: int | None
+    kernel: int | str | None
     stride: int | None
     groups: int | None
     params: int
