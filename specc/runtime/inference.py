@@ -29,6 +29,8 @@ class LoadedModel:
     input_shape: tuple[int, int, int]  # channels, height, width the folder was built for
     folder: Path
     fused: bool
+    ir_params: int  # architecture.json's totals, for comparison with the module's counts
+    ir_macs: int
 
 
 def load_model(
@@ -42,7 +44,7 @@ def load_model(
     source = folder / "model.py"
     if not source.is_file():
         raise DeployError(f"{folder}: not a generated folder (no model.py); run specc build")
-    input_shape = _input_shape(folder)
+    input_shape, totals = _read_architecture(folder)
     try:
         model = instantiate(source)
     except Exception as error:  # a broken or foreign model.py: say so, no traceback
@@ -54,19 +56,20 @@ def load_model(
         if not hasattr(model, "fuse"):
             raise DeployError(f"{source}: no fuse() method; rebuild the folder with this specc")
         model.fuse()
-    return LoadedModel(model, input_shape, folder, fuse)
+    return LoadedModel(model, input_shape, folder, fuse, totals["params"], totals["macs"])
 
 
-def _input_shape(folder: Path) -> tuple[int, int, int]:
+def _read_architecture(folder: Path) -> tuple[tuple[int, int, int], dict[str, int]]:
     path = folder / "architecture.json"
     try:
         data = json.loads(path.read_text())
         channels, height, width = (int(n) for n in data["input"])
+        totals = {key: int(data["totals"][key]) for key in ("params", "macs")}
     except FileNotFoundError:
         raise DeployError(f"{path}: missing; run specc build to regenerate the folder") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise DeployError(f"{path}: unreadable input shape ({error})") from None
-    return channels, height, width
+        raise DeployError(f"{path}: unreadable input shape or totals ({error})") from None
+    return (channels, height, width), totals
 
 
 def _load_weights(model: nn.Module, path: Path) -> None:
