@@ -110,3 +110,67 @@ def export(
             "weight and bias into a conv bias; MACs unchanged (bias adds are not counted)"
         )
     click.echo(f"wrote {result.path}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--reference", metavar="NAME", help="torchvision model to compare with")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--batch", "batches", default="1,8", show_default=True, help="comma-separated")
+@click.option("--compile", "use_compile", is_flag=True, help="also time torch.compile")
+@click.option("--no-onnx", is_flag=True, help="leave onnxruntime out")
+@click.option("--rounds", type=click.IntRange(1), default=15, show_default=True)
+@click.option("--iters", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(1), help="CPU threads for torch and onnxruntime")
+@click.option("--json", "as_json", is_flag=True, help="print the rows as JSON")
+def bench(
+    folder: Path,
+    reference: str | None,
+    device: str,
+    batches: str,
+    use_compile: bool,
+    no_onnx: bool,
+    rounds: int,
+    iters: int,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Time the model of a generated FOLDER: eager, fused, compiled, onnxruntime."""
+    try:
+        sizes = tuple(int(b) for b in batches.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{batches!r}: expected numbers like 1,8", param_hint="--batch"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("batch sizes must be at least 1", param_hint="--batch")
+    import torch
+
+    from specc.runtime import bench as tool
+    from specc.runtime.inference import DeployError
+
+    if threads:
+        torch.set_num_threads(threads)
+    onnx = not no_onnx and device == "cpu"
+    if onnx:
+        from specc.runtime.export import require_onnx
+
+        try:
+            require_onnx()
+        except DeployError as error:
+            _fail(f"{error} (or pass --no-onnx)")
+    config = tool.BenchConfig(device=device, batches=sizes, rounds=rounds, iters=iters,
+                              compile=use_compile, onnx=onnx)  # fmt: skip
+    try:
+        rows = tool.bench_folder(folder, folder.name, reference, config)
+    except DeployError as error:
+        _fail(str(error))
+    if as_json:
+        click.echo(json.dumps([tool.row_json(row) for row in rows], indent=2))
+        return
+    click.echo(tool.markdown(rows), nl=False)
+    counts = {row.candidate: (row.params, row.macs) for row in rows}
+    for name in ("generated", "fused"):
+        params, macs = counts[name]
+        click.echo(f"{name}: {params:,} params, {macs / 1e9:.3f} GMACs per image")
+    click.echo(f"{config.rounds} interleaved rounds of {config.iters} calls per candidate")

@@ -94,7 +94,7 @@ def export(
     if not dynamic and (not isinstance(batch, int) or batch < 1):
         raise DeployError(f"batch must be a positive integer or 'dynamic', got {batch!r}")
     if format == "onnx":
-        _require_onnx()
+        require_onnx()
     elif opset is not None:
         raise DeployError("--opset applies to ONNX only")
     loaded = load_model(folder, weights=weights, fuse=fuse)
@@ -130,7 +130,7 @@ def export(
         temp.unlink(missing_ok=True)
 
 
-def _require_onnx() -> None:
+def require_onnx() -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401

@@ -1,0 +1,119 @@
+"""Benchmark: inference speed of generated models against torchvision's, in one run.
+
+Per model (EfficientNet-B0, B4 and MobileNetV2 built from specs/), images/s and latency of
+torchvision's model, the generated model, the fused generated model (`model.fuse()`), each
+eager and (with --compile) under torch.compile, and onnxruntime on the exported fused ONNX;
+ratios are to torchvision eager in the same run. Candidates are timed interleaved, round by
+round, so that a shared machine's noise falls on all of them alike (specc.runtime.bench).
+
+    python benchmarks/inference.py --device cpu [--batches 1,8] [--compile] [--threads N]
+    python benchmarks/inference.py --device cpu --quick      # CI: B0 at 64 px, seconds
+    python benchmarks/inference.py --device cuda --batches 1,64,256 --compile
+
+CPU target: fused generated >= 1.2x torchvision eager at batch 1 and 8 on B0.
+Writes benchmarks/results/inference-<device>[-quick].{json,md} with the machine, versions
+and command (--results DIR to write elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import specc  # noqa: E402
+from specc.runtime.bench import BenchConfig, bench_folder, environment, markdown, row_json  # noqa: E402
+
+# name: (spec, selector, torchvision model, --set overrides)
+MODELS = {
+    "b0": ("b0.yaml", {"preset": "b0"}, "efficientnet_b0", ["defaults.norm.eps=1e-5"]),
+    "b4": ("b0.yaml", {"preset": "b4"}, "efficientnet_b4", ["defaults.norm.eps=1e-5"]),
+    "mobilenet_v2": ("mobilenet_v2.yaml", {}, "mobilenet_v2", []),
+}
+
+
+def build(name: str, folder: Path, resolution: int | None) -> Path:
+    spec, selector, _, overrides = MODELS[name]
+    overrides = overrides + ([f"input.resolution={resolution}"] if resolution else [])
+    if resolution:  # a preset fixes its own resolution; a phi of 0 keeps the override
+        selector = {}
+    arch = specc.compile(ROOT / "specs" / spec, overrides=overrides, **selector)
+    specc.write(arch, folder / name)
+    return folder / name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--models", default="b0,b4,mobilenet_v2")
+    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--no-onnx", action="store_true", help="leave onnxruntime out")
+    parser.add_argument("--threads", type=int, help="torch and onnxruntime threads (CPU)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
+    parser.add_argument("--quick", action="store_true", help="CI: B0 at 64 px, few rounds")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = ["b0"] if args.quick else args.models.split(",")
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}: choose from {sorted(MODELS)}")
+    config = BenchConfig(
+        device=args.device,
+        batches=(1, 2) if args.quick else tuple(int(b) for b in args.batches.split(",")),
+        rounds=3 if args.quick else args.rounds,
+        iters=1 if args.quick else args.iters,
+        warmup=1 if args.quick else 3,
+        compile=args.compile,
+        onnx=not args.no_onnx,
+        channels_last=args.channels_last,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            folder = build(name, Path(tmp), 64 if args.quick else None)
+            rows += bench_folder(folder, name, MODELS[name][2], config)
+            print(markdown([r for r in rows if r.model == name]), flush=True)
+    write_results(args, config, rows, argv)
+    return 0
+
+
+def write_results(args: argparse.Namespace, config: BenchConfig, rows: list, argv: list[str] | None
+                  ) -> None:  # fmt: skip
+    command = " ".join(["python", "benchmarks/inference.py", *(argv or sys.argv[1:])])
+    env = environment(args.device)
+    stem = f"inference-{args.device}" + ("-quick" if args.quick else "")
+    args.results.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "batches": list(config.batches), "rounds": config.rounds, "iters": config.iters,
+        "compile": config.compile, "channels_last": config.memory_format == torch.channels_last,
+        "dtype": "bfloat16 autocast" if args.device == "cuda" else "float32",
+    }  # fmt: skip
+    data = {"command": command, "environment": env, "settings": settings,
+            "rows": [row_json(r) for r in rows]}  # fmt: skip
+    (args.results / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
+    header = (
+        f"# Inference benchmark ({args.device})\n\nCommand: `{command}`\n\n"
+        f"Machine: {env['machine']}, {env.get('gpu') or env['cpu']}, {env['threads']} threads; "
+        f"torch {env['torch']}, torchvision {env.get('torchvision')}, onnxruntime "
+        f"{env.get('onnxruntime')}. Settings: {settings}.\n\n"
+        "Latency is per call of one batch: the median over interleaved rounds, with the "
+        "interquartile range in % of it. Ratios are images/s over torchvision eager's.\n\n"
+    )
+    (args.results / f"{stem}.md").write_text(header + markdown(rows))
+    print(f"wrote {args.results / stem}.json and .md")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
