@@ -11,6 +11,9 @@ round, so that a shared machine's noise falls on all of them alike (specc.runtim
     python benchmarks/inference.py --device cuda --batches 1,64,256 --compile
 
 CPU target: fused generated >= 1.2x torchvision eager at batch 1 and 8 on B0.
+Unless --no-fit, a live `specc fit --target-latency` follows on the same device: the largest
+phi of specs/b0.yaml whose fused model at batch 1 is within 1.5x the fused B0's latency just
+measured (a fresh cache, so every model is timed).
 Writes benchmarks/results/inference-<device>[-quick].{json,md} with the machine, versions
 and command (--results DIR to write elsewhere).
 """
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-onnx", action="store_true", help="leave onnxruntime out")
     parser.add_argument("--threads", type=int, help="torch and onnxruntime threads (CPU)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
+    parser.add_argument("--no-fit", dest="fit", action="store_false", help="skip the live fit")
     parser.add_argument("--quick", action="store_true", help="CI: B0 at 64 px, few rounds")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -85,12 +89,35 @@ def main(argv: list[str] | None = None) -> int:
             folder = build(name, Path(tmp), 64 if args.quick else None)
             rows += bench_folder(folder, name, MODELS[name][2], config)
             print(markdown([r for r in rows if r.model == name]), flush=True)
-    write_results(args, config, rows, argv)
+    fitted = live_fit(rows, args.device) if args.fit and not args.quick and "b0" in models else None
+    write_results(args, config, rows, argv, fitted)
     return 0
 
 
-def write_results(args: argparse.Namespace, config: BenchConfig, rows: list, argv: list[str] | None
-                  ) -> None:  # fmt: skip
+def live_fit(rows: list, device: str) -> dict:
+    """`fit --target-latency` at 1.5x the fused B0's batch-1 latency, measured live."""
+    from dataclasses import asdict
+
+    from specc.runtime.latency import LatencyCache, ModelLatency
+    from specc.tools.fit import fit
+
+    base = next(r for r in rows if (r.model, r.candidate, r.batch) == ("b0", "fused", 1))
+    budget = 1.5 * base.timing.median_ms
+    with tempfile.TemporaryDirectory() as tmp:
+        latency = ModelLatency(device, 1, False, LatencyCache(Path(tmp) / "latency.json"))
+        result = fit(specc.load(ROOT / "specs" / "b0.yaml"), metric="latency", budget=budget,
+                     precision=1e-3, measure=lambda arch: latency(arch).median_ms)  # fmt: skip
+    chosen, after = latency(result.arch), result.next_arch and latency(result.next_arch)
+    print(f"fit --target-latency {budget:.2f}: phi = {result.phi:g}, {chosen.describe()}; "
+          f"next phi {result.next_phi:.6g}: {after.describe() if after else 'refused'}; "
+          f"{latency.measured} models measured")  # fmt: skip
+    return {"budget_ms": budget, "phi": result.phi, "chosen": asdict(chosen),
+            "next_phi": result.next_phi, "next": asdict(after) if after else None,
+            "measured": latency.measured, "device": latency.label}  # fmt: skip
+
+
+def write_results(args: argparse.Namespace, config: BenchConfig, rows: list,
+                  argv: list[str] | None, fitted: dict | None) -> None:  # fmt: skip
     command = " ".join(["python", "benchmarks/inference.py", *(argv or sys.argv[1:])])
     env = environment(args.device)
     stem = f"inference-{args.device}" + ("-quick" if args.quick else "")
@@ -101,7 +128,7 @@ def write_results(args: argparse.Namespace, config: BenchConfig, rows: list, arg
         "dtype": "bfloat16 autocast" if args.device == "cuda" else "float32",
     }  # fmt: skip
     data = {"command": command, "environment": env, "settings": settings,
-            "rows": [row_json(r) for r in rows]}  # fmt: skip
+            "rows": [row_json(r) for r in rows], "fit_latency": fitted}  # fmt: skip
     (args.results / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
     header = (
         f"# Inference benchmark ({args.device})\n\nCommand: `{command}`\n\n"
@@ -111,7 +138,18 @@ def write_results(args: argparse.Namespace, config: BenchConfig, rows: list, arg
         "Latency is per call of one batch: the median over interleaved rounds, with the "
         "interquartile range in % of it. Ratios are images/s over torchvision eager's.\n\n"
     )
-    (args.results / f"{stem}.md").write_text(header + markdown(rows))
+    fit_text = (
+        ""
+        if fitted is None
+        else (
+            f"\nLive `fit --target-latency {fitted['budget_ms']:.2f}` (1.5x fused B0, batch 1): "
+            f"phi = {fitted['phi']:g} at {fitted['chosen']['median_ms']:.2f} ms; next phi "
+            f"{fitted['next_phi']:.6g} at "
+            f"{fitted['next']['median_ms'] if fitted['next'] else float('nan'):.2f} ms; "
+            f"{fitted['measured']} models measured, 15 runs each.\n"
+        )
+    )
+    (args.results / f"{stem}.md").write_text(header + markdown(rows) + fit_text)
     print(f"wrote {args.results / stem}.json and .md")
 
 

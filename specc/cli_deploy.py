@@ -57,7 +57,7 @@ def _fail(message: str) -> None:
     "-o",
     "--out",
     type=click.Path(path_type=Path),
-    help="artefact file (default FOLDER/model[-fused].onnx|.pt2)",
+    help="artefact file (default FOLDER[-fused].onnx|.pt2, beside the folder)",
 )
 @click.option("--batch", type=BatchSize(), default="1", show_default=True)
 @click.option("--opset", type=click.IntRange(7, 30), help="ONNX opset (default: torch's)")

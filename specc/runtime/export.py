@@ -68,7 +68,10 @@ class ExportMismatch(DeployError):
 
 
 def default_path(folder: Path, format: str, fused: bool) -> Path:
-    return folder / (("model-fused" if fused else "model") + FORMATS[format])
+    """Beside the folder, not in it: a rebuild replaces the folder and `build --check`
+    reports files it did not produce. generated/b0 -> generated/b0[-fused].onnx|.pt2."""
+    folder = folder if folder.name else folder.resolve()
+    return folder.with_name(folder.name + ("-fused" if fused else "") + FORMATS[format])
 
 
 def export(

@@ -52,6 +52,17 @@ def test_every_kind_and_padding_exports_within_tolerance(every_kind_folder, trai
     assert list(out.parent.iterdir()) == [out]  # no temporary left behind
 
 
+def test_default_artefact_lies_beside_the_folder(every_kind_folder):
+    result = _export(every_kind_folder, "--format", "exported-program", "--fuse")
+    assert result.exit_code == 0, result.output
+    expected = every_kind_folder.with_name(every_kind_folder.name + "-fused.pt2")
+    assert f"wrote {expected}" in result.output
+    expected.unlink()  # the folder stays exactly what `specc build` wrote
+    assert sorted(p.name for p in every_kind_folder.iterdir()) == [
+        "architecture.json", "model.py", "report.md", "train.yaml"
+    ]  # fmt: skip
+
+
 def test_dynamic_batch_onnx_runs_at_any_batch(every_kind_folder, trained_weights, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     out = tmp_path / "dyn.onnx"
@@ -101,7 +112,7 @@ def test_onnx_without_the_extra_is_refused(every_kind_folder, monkeypatch):
     assert result.exit_code == 1
     assert "ONNX export needs onnxruntime: pip install 'specc[export]'" in result.output
     assert "Traceback" not in result.output
-    assert not (every_kind_folder / "model.onnx").exists()
+    assert not every_kind_folder.with_name(every_kind_folder.name + ".onnx").exists()
 
 
 def test_bad_input(tmp_path, every_kind_folder):
