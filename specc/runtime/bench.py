@@ -76,7 +76,8 @@ def torchvision_model(name: str) -> torch.nn.Module:
     except ImportError:
         raise DeployError("the reference needs torchvision: pip install torchvision") from None
     try:
-        return torchvision.models.get_model(name)
+        model: torch.nn.Module = torchvision.models.get_model(name)
+        return model
     except ValueError:
         raise DeployError(f"torchvision has no model named {name!r}") from None
 
@@ -94,7 +95,7 @@ def candidates(folder: Path, reference: str | None, config: BenchConfig) -> Cand
     modules["fused"] = load_model(folder, fuse=True).model
     for name, module in modules.items():
         found.counts[name] = (count_params(module), count_macs(module, shape))
-        module = module.to(device, memory_format=config.memory_format)
+        module = module.to(device).to(memory_format=config.memory_format)  # type: ignore[call-overload,unused-ignore]
         found.forwards[name] = _autocast(module, config.device)
         if config.compile:
             found.forwards[f"{name} compiled"] = _autocast(torch.compile(module), config.device)
@@ -110,7 +111,7 @@ def _input_shape(shape: tuple[int, int, int], config: BenchConfig) -> tuple[int,
     return shape if size is None else (shape[0], size, size)
 
 
-def _autocast(module: torch.nn.Module, device: str) -> Forward:
+def _autocast(module: Forward, device: str) -> Forward:
     cuda = device == "cuda"
 
     def forward(x: torch.Tensor) -> Any:
@@ -157,7 +158,8 @@ def _timer(device: torch.device) -> Iterator[Callable[[], float]]:
     """Milliseconds of the block: CUDA events on a GPU, perf_counter on the CPU."""
     result: list[float] = []
     if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
         start.record()
         yield lambda: result[0]
         end.record()

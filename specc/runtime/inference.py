@@ -132,6 +132,7 @@ def randomize_batch_norm(model: nn.Module, seed: int = 0) -> nn.Module:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 n = module.num_features
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
                 module.running_var.copy_(torch.rand(n, generator=generator) * 1.5 + 0.5)
                 module.weight.copy_(torch.rand(n, generator=generator) + 0.5)

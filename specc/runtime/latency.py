@@ -80,7 +80,8 @@ def time_forward(
             torch.cuda.synchronize(x.device)
         for _ in range(runs):
             if cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
+                start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+                end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
                 start.record()
                 fn(x)
                 end.record()
