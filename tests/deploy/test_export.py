@@ -131,3 +131,17 @@ def test_bad_input(tmp_path, every_kind_folder):
         result = _export(every_kind_folder, "--batch", batch)
         assert result.exit_code == 2 and "--batch" in result.output
     assert not any(p.suffix in (".onnx", ".pt2") for p in every_kind_folder.iterdir())
+
+
+def test_python_api_and_training_checkpoint_weights(every_kind_folder, tmp_path):
+    import specc
+
+    model = randomize_batch_norm(load_model(every_kind_folder).model, seed=5)
+    checkpoint = tmp_path / "last.pt"
+    torch.save({"format": 1, "model": model.state_dict(), "epoch": 3}, checkpoint)
+    result = specc.export(every_kind_folder, "exported-program", weights=checkpoint, batch=2,
+                          out=tmp_path / "net.pt2")  # fmt: skip
+    assert result.ok and result.batches == (2,) and not result.dynamic
+    program = torch.export.load(result.path).module()
+    x = torch.randn(2, 3, 40, 40)
+    assert torch.allclose(program(x), model.eval()(x), rtol=1e-4, atol=1e-5)
