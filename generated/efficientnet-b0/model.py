@@ -221,10 +221,10 @@ class EfficientNet(nn.Module):
 
         Every module holding a `conv` (nn.Conv2d) and a `bn` (nn.BatchNorm2d) gets the batch
         norm's running statistics and affine folded into the convolution, which gains a bias;
-        the norm becomes nn.Identity. Dropout and DropPath become nn.Identity. Parameters drop
-        by one per folded channel (weight and bias of the norm, against the conv's new bias);
-        MACs are unchanged (bias adds are not counted). Not reversible: the norm statistics
-        are gone, so train or load weights before fusing.
+        the norm becomes nn.Identity and the module's `act` runs in place. Dropout and DropPath
+        become nn.Identity. Parameters drop by one per folded channel (weight and bias of the
+        norm, against the conv's new bias); MACs are unchanged (bias adds are not counted).
+        Not reversible: the norm statistics are gone, so train or load weights before fusing.
         """
         from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -234,6 +234,9 @@ class EfficientNet(nn.Module):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 module.conv = fuse_conv_bn_eval(conv, bn)
                 module.bn = nn.Identity()
+                # act(bn(conv(x))) acts on the conv's fresh output: in place saves a copy.
+                if hasattr(module, "act") and hasattr(module.act, "inplace"):
+                    module.act.inplace = True
             for name, child in list(module.named_children()):
                 if isinstance(child, nn.Dropout) or type(child).__name__ == "DropPath":
                     setattr(module, name, nn.Identity())

@@ -38,6 +38,8 @@ def test_fused_outputs_equal_unfused_for_every_kind_and_padding(every_kind_folde
     assert fused is model and not model.training
     assert not any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.Dropout) for m in model.modules())
     assert not any(type(m).__name__ == "DropPath" for m in model.modules())
+    acts = [m.act for m in model.modules() if hasattr(m, "conv") and hasattr(m, "act")]
+    assert acts and all(a.inplace for a in acts if hasattr(a, "inplace"))
     relative = (actual - expected).abs().max() / expected.abs().max()
     assert relative < 1e-5
     # the logits are not trivially small: the test would notice a wrong fold
