@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fit", dest="fit", action="store_false", help="skip the live fit")
     parser.add_argument("--quick", action="store_true", help="CI: B0 at 64 px, few rounds")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", help="results file stem (default inference-DEVICE[-quick])")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,7 +121,7 @@ def write_results(args: argparse.Namespace, config: BenchConfig, rows: list,
                   argv: list[str] | None, fitted: dict | None) -> None:  # fmt: skip
     command = " ".join(["python", "benchmarks/inference.py", *(argv or sys.argv[1:])])
     env = environment(args.device)
-    stem = f"inference-{args.device}" + ("-quick" if args.quick else "")
+    stem = args.name or f"inference-{args.device}" + ("-quick" if args.quick else "")
     args.results.mkdir(parents=True, exist_ok=True)
     settings = {
         "batches": list(config.batches), "rounds": config.rounds, "iters": config.iters,
