@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU run (issue 12), from any folder of a specc checkout on a machine with torch,
 # torchvision and timm: installs what specc itself needs from benchmarks/gpu/wheels (made by
-# prepare.sh; no index used), then runs benchmarks/gpu_throughput.py on the card and the CUDA
-# inference benchmark. Extra arguments go to gpu_throughput.py (e.g. --models b0).
+# prepare.sh; no index used), then runs benchmarks/gpu_throughput.py on the card. Extra
+# arguments go to it, e.g. `--models b0 --results "$OUT"`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! python -c "import pydantic, yaml, click, rich" 2>/dev/null; then
