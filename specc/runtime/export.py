@@ -160,7 +160,7 @@ def _export_onnx(
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             )  # fmt: skip
             assert program is not None
-            program.save(str(path))
+            program.save(str(path), external_data=False)  # one file; ONNX caps it at 2 GB
     except Exception as error:
         raise DeployError(f"torch's ONNX exporter failed: {_first_line(error)}") from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
