@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch and onnxruntime threads (CPU)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     parser.add_argument("--no-fit", dest="fit", action="store_false", help="skip the live fit")
+    parser.add_argument("--profile", action="store_true", help="per-op time shares of B0, eager")
     parser.add_argument("--quick", action="store_true", help="CI: B0 at 64 px, few rounds")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", help="results file stem (default inference-DEVICE[-quick])")
@@ -91,8 +92,30 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_folder(folder, name, MODELS[name][2], config)
             print(markdown([r for r in rows if r.model == name]), flush=True)
     fitted = live_fit(rows, args.device) if args.fit and not args.quick and "b0" in models else None
-    write_results(args, config, rows, argv, fitted)
+    shares = profile_b0(config) if args.profile else None
+    write_results(args, config, rows, argv, fitted, shares)
     return 0
+
+
+def profile_b0(config: BenchConfig) -> str:
+    """Markdown: the ops torchvision's and the fused B0 spend their CPU time in, eager."""
+    from specc.runtime.bench import op_shares, torchvision_model
+    from specc.runtime.inference import load_model
+
+    lines = ["| batch | model | op: share of CPU time (calls per forward) |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        fused = load_model(build("b0", Path(tmp), None), fuse=True).model
+    models = {"torchvision": torchvision_model("efficientnet_b0").eval(), "fused": fused}
+    for batch in config.batches:
+        x = torch.randn(batch, 3, 224, 224)
+        for name, model in models.items():
+            ops = "; ".join(
+                f"{op} {100 * share:.0f}% ({n})" for op, share, n in op_shares(model, x)
+            )
+            lines.append(f"| {batch} | {name} | {ops} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    return text
 
 
 def live_fit(rows: list, device: str) -> dict:
@@ -118,7 +141,8 @@ def live_fit(rows: list, device: str) -> dict:
 
 
 def write_results(args: argparse.Namespace, config: BenchConfig, rows: list,
-                  argv: list[str] | None, fitted: dict | None) -> None:  # fmt: skip
+                  argv: list[str] | None, fitted: dict | None, shares: str | None
+                  ) -> None:  # fmt: skip
     command = " ".join(["python", "benchmarks/inference.py", *(argv or sys.argv[1:])])
     env = environment(args.device)
     stem = args.name or f"inference-{args.device}" + ("-quick" if args.quick else "")
@@ -129,7 +153,8 @@ def write_results(args: argparse.Namespace, config: BenchConfig, rows: list,
         "dtype": "bfloat16 autocast" if args.device == "cuda" else "float32",
     }  # fmt: skip
     data = {"command": command, "environment": env, "settings": settings,
-            "rows": [row_json(r) for r in rows], "fit_latency": fitted}  # fmt: skip
+            "rows": [row_json(r) for r in rows], "fit_latency": fitted,
+            "profile": shares}  # fmt: skip
     (args.results / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
     header = (
         f"# Inference benchmark ({args.device})\n\nCommand: `{command}`\n\n"
@@ -150,7 +175,8 @@ def write_results(args: argparse.Namespace, config: BenchConfig, rows: list,
             f"{fitted['measured']} models measured, 15 runs each.\n"
         )
     )
-    (args.results / f"{stem}.md").write_text(header + markdown(rows) + fit_text)
+    profile_text = "" if shares is None else f"\nWhere eager B0 spends its time:\n\n{shares}"
+    (args.results / f"{stem}.md").write_text(header + markdown(rows) + fit_text + profile_text)
     print(f"wrote {args.results / stem}.json and .md")
 
 

@@ -241,3 +241,20 @@ def row_json(row: Row) -> dict[str, Any]:
         "images_per_s": row.images_per_s, "ratio": row.ratio, "params": row.params,
         "macs": row.macs, "timing": asdict(row.timing),
     }  # fmt: skip
+
+
+def op_shares(forward: Forward, x: torch.Tensor, calls: int = 3, top: int = 6
+              ) -> list[tuple[str, float, int]]:  # fmt: skip
+    """Where a forward spends its time: (aten op, share of self CPU time, calls per forward)
+    for the `top` ops, from torch.profiler over `calls` forwards after one warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.no_grad():
+        forward(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
+                forward(x)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    ranked = sorted(events, key=lambda e: -e.self_cpu_time_total)[:top]
+    return [(e.key, e.self_cpu_time_total / total, e.count // calls) for e in ranked]
