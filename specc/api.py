@@ -11,6 +11,7 @@
     sweep(spec, phis)                -> [SweepPoint] over a phi range and the presets
     report_markdown(arch)            -> str, report.md
     export_graph(arch, format)       -> str, the IR graph as DOT or node-link JSON
+    export(folder, format, ...)      -> ExportResult: verified ONNX / torch.export artefact
 
 Every user error raises `specc.SpecError` with located diagnostics.
 """
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 Overrides = Iterable[str] | Mapping[str, Any]
 
 __all__ = [
-    "compile", "diff", "emit_pytorch", "export_graph", "instantiate", "load", "load_model",
-    "render", "report_markdown", "sweep", "validate_spec", "write",
+    "compile", "diff", "emit_pytorch", "export", "export_graph", "instantiate", "load",
+    "load_model", "render", "report_markdown", "sweep", "validate_spec", "write",
 ]  # fmt: skip
 
 
@@ -172,3 +173,21 @@ def export_graph(arch: Architecture, format: str = "dot") -> str:
     if format == "json":
         return jsonfmt.dumps(to_node_link(arch)) + "\n"
     raise ValueError(f"format must be 'dot' or 'json', got {format!r}")
+
+
+def export(
+    folder: str | Path,
+    format: str = "onnx",
+    *,
+    weights: str | Path | None = None,
+    out: str | Path | None = None,
+    batch: int | str = 1,
+    opset: int | None = None,
+    fuse: bool = False,
+) -> Any:
+    """Export a generated folder's model as ONNX or a torch.export program, run the artefact
+    beside eager PyTorch and write it only if they agree (see `specc.runtime.export`);
+    returns an ExportResult. Raises `specc.runtime.inference.DeployError` (imports torch)."""
+    from specc.runtime.export import export as _export
+
+    return _export(folder, format, weights=weights, out=out, batch=batch, opset=opset, fuse=fuse)

@@ -227,7 +227,7 @@ def _expansion(stage: ResolvedStage) -> float | None:
         ratio: float | None = stage.options.get("expand")
         return ratio
     first = stage.blocks[0]
-    return round(first.extra["expanded"] / first.in_channels, 2)
+    return round(int(first.extra["expanded"]) / first.in_channels, 2)
 
 
 def _layer_row(arch: Architecture, layer: ResolvedLayer) -> dict[str, Any]:

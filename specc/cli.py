@@ -234,4 +234,4 @@ def _print_summary(arch: Any, outputs: list[str]) -> None:
 
 # Commands defined in their own modules register themselves on `main` when imported; each
 # imports its heavy dependencies inside the command, so these imports stay cheap.
-from specc import cli_inspect, cli_scale, cli_search, cli_train  # noqa: E402,F401
+from specc import cli_deploy, cli_inspect, cli_scale, cli_search, cli_train  # noqa: E402,F401

@@ -169,6 +169,9 @@ class EfficientNet(nn.Module):
     the pooled features), `in_chans` (input channels of the stem), `drop_rate` (dropout
     before the classifier), `drop_path_rate` (stochastic depth of the last block; block i of
     45 gets drop_path_rate * i / 45). The defaults are the built model's.
+
+    `fuse()` turns a trained instance into its inference form (batch norm folded into the
+    convolutions, dropout and drop-path removed) for export and `torch.compile`.
     """
 
     # Feature endpoints (`features()`): the last stage at each reduction, as a detector taps.
@@ -289,6 +292,33 @@ class EfficientNet(nn.Module):
                 bound = 1.0 / module.out_features**0.5
                 nn.init.uniform_(module.weight, -bound, bound)
                 nn.init.zeros_(module.bias)
+
+    @torch.no_grad()
+    def fuse(self) -> EfficientNet:
+        """Inference form, in place: returns self in eval mode; outputs unchanged in fp32.
+
+        Every module holding a `conv` (nn.Conv2d) and a `bn` (nn.BatchNorm2d) gets the batch
+        norm's running statistics and affine folded into the convolution, which gains a bias;
+        the norm becomes nn.Identity and the module's `act` runs in place. Dropout and DropPath
+        become nn.Identity. Parameters drop by one per folded channel (weight and bias of the
+        norm, against the conv's new bias); MACs are unchanged (bias adds are not counted).
+        Not reversible: the norm statistics are gone, so train or load weights before fusing.
+        """
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        self.eval()
+        for module in list(self.modules()):
+            conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                module.conv = fuse_conv_bn_eval(conv, bn)
+                module.bn = nn.Identity()
+                # act(bn(conv(x))) acts on the conv's fresh output: in place saves a copy.
+                if hasattr(module, "act") and hasattr(module.act, "inplace"):
+                    module.act.inplace = True
+            for name, child in list(module.named_children()):
+                if isinstance(child, nn.Dropout) or type(child).__name__ == "DropPath":
+                    setattr(module, name, nn.Identity())
+        return self
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem, stages and head: 3x528x528 -> 2304x17x17."""

@@ -1,4 +1,5 @@
-"""Fit a budget: the largest phi whose *built* model stays within a MACs or parameter budget.
+"""Fit a budget: the largest phi whose *built* model stays within a MACs, parameter or
+latency budget.
 
 The formula (alpha * beta^2 * gamma^2)^phi is only an estimate; channel, repeat and
 resolution rounding make the real size a step function of phi. So this measures built
@@ -7,14 +8,18 @@ phi = 0 is over), then bisects until the step at which the model crosses the bud
 pinned to `precision`. It assumes size grows with phi, which holds when alpha, beta and
 gamma are all at least 1 (every rounding rule specc offers is monotone).
 
-No torch; compiles through `specc.compiler`.
+Latency is any `measure(arch) -> float` (milliseconds): `specc.runtime.latency.ModelLatency`
+times the built model; noise can make measured latency non-monotone near the budget, so the
+chosen and the next step are reported with their measurements.
+
+No torch here; compiles through `specc.compiler` (a latency measure imports torch itself).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from specc.architecture import Architecture
 from specc.compiler import compile_spec
@@ -23,6 +28,8 @@ from specc.scaling.resolve import Selector
 from specc.spec.load import LoadedSpec
 
 LOWEST_PHI = -64.0
+METRICS = ("macs", "params", "latency")
+UNITS = {"macs": "macs", "params": "params", "latency": "ms"}
 
 
 @dataclass(frozen=True)
@@ -33,15 +40,32 @@ class FitResult:
     next_arch: Architecture | None  # None when the next step is refused as absurdly large
     metric: str
     budget: float
+    measure: Callable[[Architecture], float] = field(repr=False, compare=False)
 
-    def size(self, arch: Architecture) -> int:
-        return arch.macs if self.metric == "macs" else arch.params
+    def size(self, arch: Architecture) -> float:
+        return self.measure(arch)
 
 
-def fit(loaded: LoadedSpec, *, metric: str, budget: float, precision: float = 1e-4) -> FitResult:
-    """Largest phi whose built model has `metric` ("macs" or "params") <= `budget`."""
-    if metric not in ("macs", "params"):
-        raise ValueError(f"metric must be 'macs' or 'params', not {metric!r}")
+def _measure_for(metric: str) -> Callable[[Architecture], float]:
+    return (lambda arch: arch.macs) if metric == "macs" else (lambda arch: arch.params)
+
+
+def fit(
+    loaded: LoadedSpec,
+    *,
+    metric: str,
+    budget: float,
+    precision: float = 1e-4,
+    measure: Callable[[Architecture], float] | None = None,
+) -> FitResult:
+    """Largest phi whose built model has `metric` <= `budget`: "macs" and "params" are
+    counted; "latency" needs `measure` (arch -> milliseconds; it should cache)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    if measure is None:
+        if metric == "latency":
+            raise ValueError("fitting latency needs a measure function")
+        measure = _measure_for(metric)
     if not math.isfinite(budget) or budget <= 0:
         raise SpecError([Diagnostic(f"the budget must be a positive number, got {budget}",
                                     Location(loaded.file), f"--target-{metric}")])  # fmt: skip
@@ -63,7 +87,7 @@ def fit(loaded: LoadedSpec, *, metric: str, budget: float, precision: float = 1e
 
     def fits(phi: float) -> bool:
         arch = build(phi)
-        return arch is not None and (arch.macs if metric == "macs" else arch.params) <= budget
+        return arch is not None and measure(arch) <= budget
 
     low, high = _bracket(fits, loaded, metric, budget)
     while high - low > precision:
@@ -76,14 +100,14 @@ def fit(loaded: LoadedSpec, *, metric: str, budget: float, precision: float = 1e
         phi = low
     arch = build(phi)
     assert arch is not None  # fits(low) held
-    return FitResult(phi, arch, high, build(high), metric, budget)
+    return FitResult(phi, arch, high, build(high), metric, budget, measure)
 
 
 def _too_small(
     loaded: LoadedSpec, metric: str, budget: float, phi: float, error: SpecError
 ) -> SpecError:
     return SpecError([Diagnostic(
-        f"no buildable phi gives a model within {budget:,.0f} {metric}: searching down to "
+        f"no buildable phi gives a model within {describe(budget, metric)}: searching down to "
         f"phi = {phi:g}, the network stops being buildable ({error.diagnostics[0].message})",
         Location(loaded.file), f"--target-{metric}",
     )])  # fmt: skip
@@ -106,9 +130,16 @@ def _bracket(
     while not fits(low):
         if low < LOWEST_PHI:
             raise SpecError([Diagnostic(
-                f"no phi down to {LOWEST_PHI:g} builds a model within {budget:,.0f} {metric}",
+                f"no phi down to {LOWEST_PHI:g} builds a model within {describe(budget, metric)}",
                 Location(loaded.file), f"--target-{metric}",
                 "the spec's smallest model (minimum widths, one block per stage) is larger",
             )])  # fmt: skip
         low, high = low * 2, low
     return low, high
+
+
+def describe(value: float, metric: str) -> str:
+    """A budget or size with its unit: '1,000 params', '5.00 ms'."""
+    if metric == "latency":
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} {UNITS[metric]}"
