@@ -81,7 +81,8 @@ def instantiate(source: Architecture | str | Path, **kwargs: Any) -> Any:
 def load_model(folder: str | Path, weights: str | Path | None = None, **kwargs: Any) -> Any:
     """The network of a generated folder (any folder name, hyphens included) as a torch
     module, with `weights` loaded strictly when given: a state dict (`weights.pt` from
-    `specc weights import`) or a training checkpoint (`last.pt`, `best.pt`: its `model`).
+    `specc weights import`) or a training checkpoint (`last.pt`, `best.pt`: its `model`);
+    a path not found from the working directory is tried inside the folder.
     `kwargs` go to the constructor (e.g. num_classes). Imports torch.
 
     Raises FileNotFoundError when the folder holds no model.py, and
@@ -95,6 +96,10 @@ def load_model(folder: str | Path, weights: str | Path | None = None, **kwargs: 
         raise FileNotFoundError(f"{folder}: no model.py (build it with specc build first)")
     model = _instantiate(source, **kwargs)
     if weights is not None:
+        # A bare file name that is not in the working directory is looked up in the folder
+        # (`weights.pt` is where `specc weights import` writes).
+        if not Path(weights).exists() and (path / weights).is_file():
+            weights = path / weights
         state = read_checkpoint(weights)
         try:
             model.load_state_dict(state, strict=True)

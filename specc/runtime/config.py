@@ -39,7 +39,7 @@ class Built(StrictModel):
 
     num_classes: Annotated[int, Field(ge=1)]
     in_chans: Annotated[int, Field(ge=1)]
-    img_size: Annotated[int, Field(ge=1)]
+    img_size: Annotated[int, Field(ge=1, le=8192)]  # specc's resolution limit
     drop: Rate
     drop_path: Rate
 
@@ -49,7 +49,7 @@ class TrainConfig(Training):
     model_class: ClassName
     num_classes: Annotated[int, Field(ge=1)]
     in_chans: Annotated[int, Field(ge=1)] = 3
-    img_size: Annotated[int, Field(ge=1)]
+    img_size: Annotated[int, Field(ge=1, le=8192)]  # specc's resolution limit
     drop: Rate = 0.0
     drop_path: Rate = 0.0
     spec: BuildIdentity

@@ -89,11 +89,21 @@ class Result:
 FIELDS = tuple(f.name for f in fields(Result) if f.name != "extra")
 
 
+# Grid values per axis above which enumerating takes minutes (step 0.0025 at target 2).
+MAX_AXIS_VALUES = 500
+
+
 def grid(step: float = 0.05, target: float = 2.0, tolerance: float = 0.1) -> list[Candidate]:
     """Every (alpha, beta, gamma) >= 1 on the grid with |alpha beta^2 gamma^2 - target| <= tol."""
     if not (0 < step <= 1) or target < 1 or tolerance < 0:
         raise ValueError("need 0 < step <= 1, target >= 1 and tolerance >= 0")
     upper = target + tolerance
+    values = math.floor((upper - 1) / step + 1e-9) + 1
+    if values > MAX_AXIS_VALUES:  # the enumeration grows as the cube of this
+        raise ValueError(
+            f"step {step:g} puts {values:,} values on the alpha axis (at most "
+            f"{MAX_AXIS_VALUES}): use a coarser --step"
+        )
 
     def axis(limit: float) -> list[float]:
         count = math.floor((limit - 1) / step + 1e-9)
