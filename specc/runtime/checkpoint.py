@@ -10,6 +10,7 @@ of silently training something else.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,27 @@ class CheckpointError(Exception):
     pass
 
 
-def identity(model: torch.nn.Module, recipe_hash: str) -> dict[str, str]:
-    """The architecture (every state-dict name and shape) and the recipe a run trains."""
+def identity(model: torch.nn.Module, recipe: dict[str, Any]) -> dict[str, str]:
+    """The architecture (every state-dict name and shape) and the recipe a run trains (its
+    hash, and the recipe itself as JSON so that a refused resume can name what differs)."""
     layout = "\n".join(f"{name} {tuple(t.shape)}" for name, t in model.state_dict().items())
+    text = json.dumps(recipe, sort_keys=True)
     return {
         "model_sha256": hashlib.sha256(layout.encode()).hexdigest(),
-        "recipe_sha256": recipe_hash,
+        "recipe_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "recipe": text,
     }
+
+
+def _recipe_changes(found: dict[str, Any], expected: dict[str, str]) -> str:
+    """'hflip: 0.0 in the checkpoint, 0.5 now; ...' where both recipes are known."""
+    try:
+        before, now = json.loads(found["recipe"]), json.loads(expected["recipe"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    keys = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    changes = "; ".join(f"{k}: {before.get(k)} in the checkpoint, {now.get(k)} now" for k in keys)
+    return f": {changes} (pass the same --set values when resuming)" if changes else ""
 
 
 def rng_state() -> dict[str, Any]:
@@ -70,8 +85,10 @@ def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
     found = state.get("identity", {})
     for key, label in (("model_sha256", "architecture"), ("recipe_sha256", "training recipe")):
         if found.get(key) != expected[key]:
+            changes = _recipe_changes(found, expected) if key == "recipe_sha256" else ""
             raise CheckpointError(
                 f"{path} was written for another {label} "
-                f"({str(found.get(key))[:12]} here vs {expected[key][:12]} now); refusing to resume"
+                f"({str(found.get(key))[:12]} here vs {expected[key][:12]} now){changes}; "
+                "refusing to resume"
             )
     return state

@@ -66,10 +66,12 @@ class TrainConfig(Training):
         std = tuple(self.std) if self.std is not None else default[1]
         return mean, std
 
+    def recipe(self) -> dict[str, Any]:
+        """The keys a checkpoint must agree with to be resumed under this config."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in RUN_ONLY}
+
     def recipe_hash(self) -> str:
-        """What a checkpoint must agree with to be resumed under this config."""
-        fields = {k: v for k, v in self.model_dump(mode="json").items() if k not in RUN_ONLY}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.recipe(), sort_keys=True).encode()).hexdigest()
 
 
 def parse_settings(settings: Iterable[str]) -> dict[str, tuple[Any, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import math
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +129,7 @@ class Run:
         self.notes: list[str] = []
         if options.initial_checkpoint is not None and not options.resume:
             self.notes += load_initial(self.model, options.initial_checkpoint)
-        self.identity = checkpoint.identity(self.model, cfg.recipe_hash())
+        self.identity = checkpoint.identity(self.model, cfg.recipe())
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
         self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
         self.check_before_training()
@@ -281,9 +282,15 @@ class Run:
         """After SIGINT/SIGTERM: the step is finished; checkpoint, say how to go on, exit."""
         path = self.save("last.pt")
         done = self.state.step - self.state.epoch * self.steps_per_epoch
-        command = f"specc train {self.options.config} --out {self.out} --resume"
-        if self.options.data:
-            command += f" --data {self.options.data}"
+        options = self.options
+        words = ["specc", "train", str(options.config), "--out", str(self.out), "--resume"]
+        if options.data:
+            words += ["--data", options.data]
+        if options.batch_size is not None:
+            words += ["--batch-size", str(options.batch_size)]
+        for setting in options.settings:  # the recipe must be the same to resume
+            words += ["--set", setting]
+        command = shlex.join(words)
         raise Interrupted(
             f"{self.signals.name} at epoch {self.state.epoch} step {done}: checkpoint written "
             f"to {path}; continue with: {command}",

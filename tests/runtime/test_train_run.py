@@ -348,3 +348,18 @@ def test_a_config_without_the_build_record_is_still_checked_before_step_one(tmp_
     assert result.exit_code == 1
     assert "the model takes 3 input channels but the data gives 1" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_a_resume_with_another_recipe_names_what_differs(tmp_path, model_dir):
+    """The README's flow: train with --set, resume. Without the same --set the resume is
+    refused, naming the key and its two values; with it, the run goes on."""
+    config, out = str(model_dir / "train.yaml"), str(tmp_path / "o")
+    first = train(config, *SYNTHETIC, "--out", out, "--set", "hflip=0")
+    assert first.exit_code == 0, first.output
+    refused = train(config, *SYNTHETIC, "--out", out, "--resume")
+    assert refused.exit_code == 1
+    assert "hflip: 0.0 in the checkpoint, 0.5 now" in refused.output
+    assert "pass the same --set values when resuming" in refused.output
+    again = train(config, "--data", "synthetic", "--synthetic-images", "16", "--max-steps", "3",
+                  "--out", out, "--resume", "--set", "hflip=0")  # fmt: skip
+    assert again.exit_code == 0, again.output

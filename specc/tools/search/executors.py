@@ -175,7 +175,8 @@ class RayExecutor:
                 raise RayUnavailable(f"cannot reach a Ray cluster at {address}: {exc}") from None
         self.cpus = max(1, round(cpus))
         if gpus is None:  # one per task where the cluster has GPUs
-            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+            resources = ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]
+            gpus = 1.0 if resources.get("GPU", 0) > 0 else 0.0
         options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0}
         self.remote = ray.remote(_ray_task).options(**options)
         self.reports = Queue(actor_options={"num_cpus": 0})
@@ -185,7 +186,7 @@ class RayExecutor:
         self.last: dict[str, float] = {}
 
     def _capacity(self, cpus: float, gpus: float) -> int:
-        total = self.ray.cluster_resources()
+        total = self.ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]
         fits = [int(total.get("CPU", 0) // cpus)] if cpus > 0 else []
         if gpus > 0:
             fits.append(int(total.get("GPU", 0) // gpus))

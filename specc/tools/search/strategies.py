@@ -92,9 +92,9 @@ class TpeStrategy:
         self.optuna, self.loaded, self.target, self.trials = optuna, loaded, target, trials
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
         pruner = optuna.pruners.SuccessiveHalvingPruner() if prune else optuna.pruners.NopPruner()
-        direction = "minimize" if minimize else "maximize"
+        direction: Any = "minimize" if minimize else "maximize"  # optuna's Literal
         self.study = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
-        self.space = {
+        self.space: dict[str, Any] = {
             "x": optuna.distributions.FloatDistribution(0.0, 1.0),
             "y": optuna.distributions.FloatDistribution(0.0, 1.0),
         }
