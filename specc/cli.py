@@ -139,6 +139,14 @@ def build(
     arch = _compile(spec, phi, preset, overrides, allow_large)
     print_warnings(arch.warnings)
     result = api.write(arch, out, check=check)
+    for kept in result.kept:
+        name, copy = kept.split(" -> ")
+        click.echo(
+            f"warning: {result.folder / name} was edited by hand since specc wrote it; the "
+            f"edit is kept as {copy} (to keep a change across builds, put it in the spec's "
+            "`training:` or pass `specc train --set`)",
+            err=True,
+        )
     if check:
         for line in result.changed:
             click.echo(line, err=True)

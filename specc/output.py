@@ -24,6 +24,7 @@ recovered or cleaned up when they hold only generated files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -58,10 +59,55 @@ def render(arch: Architecture) -> dict[str, str]:
     }
 
 
-def manifest_text(names: list[str]) -> str:
-    """The manifest: which files of the folder specc generated (sorted; deterministic)."""
-    data = {"generated_by": "specc", "files": sorted(names)}
+def manifest_text(files: dict[str, str] | list[str]) -> str:
+    """The manifest: which files of the folder specc generated (sorted; deterministic) and,
+    given their texts, each one's sha256, so that a later build sees a hand edit."""
+    data: dict[str, object] = {"generated_by": "specc", "files": sorted(files)}
+    if isinstance(files, dict):
+        data["sha256"] = {name: _digest(files[name]) for name in sorted(files)}
     return json.dumps(data, indent=2) + "\n"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def edited_files(folder: Path) -> list[str]:
+    """Generated files of `folder` changed since specc wrote them (by the manifest's hashes;
+    a folder whose manifest has none reports nothing)."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    edited = []
+    for name in generated_names(folder):
+        path = folder / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            continue
+        if name in recorded and _digest(text) != recorded[name]:
+            edited.append(name)
+    return edited
+
+
+def _keep_edits(folder: Path, files: dict[str, str]) -> list[str]:
+    """Copy each hand-edited generated file that this build would replace to a free
+    `<name>.edited[.N]` beside it; returns what was kept, as 'name -> copy'."""
+    kept = []
+    for name in edited_files(folder):
+        path = folder / name
+        if path.read_text(encoding="utf-8", errors="surrogateescape") == files.get(name):
+            continue  # the edit is what this build writes anyway
+        copy, number = folder / f"{name}.edited", 1
+        while copy.exists():
+            number += 1
+            copy = folder / f"{name}.edited.{number}"
+        shutil.copy2(path, copy)
+        kept.append(f"{name} -> {copy.name}")
+    return kept
 
 
 @dataclass
@@ -69,6 +115,7 @@ class WriteResult:
     folder: Path
     files: list[Path]
     changed: list[str] = field(default_factory=list)  # in check mode: what would change
+    kept: list[str] = field(default_factory=list)  # hand-edited files copied aside, "a -> b"
 
     @property
     def stale(self) -> bool:
@@ -84,7 +131,7 @@ def write(arch: Architecture, folder: str | Path, *, check: bool = False) -> Wri
     `check` compare them; SpecError (with `--out` as the path) when the folder cannot be."""
     folder = Path(folder)
     files = render(arch)
-    files[MANIFEST] = manifest_text([name for name in files if name != MANIFEST])
+    files[MANIFEST] = manifest_text({n: text for n, text in files.items() if n != MANIFEST})
     paths = [folder / name for name in files if name != MANIFEST]
     _refuse_unsafe(folder)
     # Named siblings (lock, staging) need the folder's own name: `--out .` has none.
@@ -101,14 +148,16 @@ def write(arch: Architecture, folder: str | Path, *, check: bool = False) -> Wri
             _refuse_unsafe(folder)  # again, now that no other build is writing
             if check:
                 return WriteResult(folder, paths, changed=_differences(folder, files))
+            kept: list[str] = []
             if place.is_dir():
+                kept = _keep_edits(place, files)
                 _replace_in_place(place, files)
             else:
                 _create(place, files)
     except OSError as exc:
         message = f"cannot write the output folder: {exc.strerror or exc}"
         raise SpecError([Diagnostic(message, Location(str(folder)), "--out")]) from None
-    return WriteResult(folder, paths)
+    return WriteResult(folder, paths, kept=kept)
 
 
 def generated_names(folder: Path) -> list[str]:
@@ -272,10 +321,14 @@ def _differences(folder: Path, files: dict[str, str]) -> list[str]:
     changed = []
     for name, text in files.items():
         path = folder / name
+        if name == MANIFEST and path.exists():  # its hashes follow the files: not compared
+            continue
         if not path.exists():
             changed.append(f"{path}: missing")
         elif path.read_text(encoding="utf-8") != text:
-            changed.append(f"{path}: would change")
+            edited = " (edited by hand: a build keeps your copy beside it)"
+            note = edited if folder.is_dir() and name in edited_files(folder) else ""
+            changed.append(f"{path}: would change{note}")
     if folder.is_dir():
         extra = sorted(set(generated_names(folder)) - set(files))
         changed += [f"{folder / name}: generated before, no longer made" for name in extra]

@@ -57,7 +57,7 @@ def generated_state(folder: Path) -> dict[str, str]:
 
 
 def expected(files: dict[str, str]) -> dict[str, str]:
-    return {**files, MANIFEST: specc.output.manifest_text(list(files))}
+    return {**files, MANIFEST: specc.output.manifest_text(files)}
 
 
 def test_rebuild_keeps_runs_and_user_files(tmp_path, builds):
@@ -266,3 +266,31 @@ def test_the_current_folder_can_be_the_output(tmp_path, builds, monkeypatch):
     assert generated_state(tmp_path) == expected(files1)
     assert_kept(tmp_path, mine)
     assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))
+
+
+def test_a_hand_edit_of_a_generated_file_is_kept_beside_it(tmp_path, builds):
+    """train.yaml edited by hand, then a rebuild: specc's file comes back, the edit is kept
+    as train.yaml.edited (a second edit as .edited.2), and the build warns; --check says
+    the file was edited."""
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    folder = tmp_path / "model"
+    (arch, files), _ = builds
+    specc.write(arch, folder)
+    (folder / "train.yaml").write_text("epochs: 7\n")
+    runner = CliRunner()
+    check = runner.invoke(main, ["build", str(TINY), "--out", str(folder), "--check"])
+    assert check.exit_code == 1 and "edited by hand" in check.output
+    result = runner.invoke(main, ["build", str(TINY), "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "was edited by hand since specc wrote it; the edit is kept as train.yaml.edited" in (
+        result.output
+    )
+    assert (folder / "train.yaml.edited").read_text() == "epochs: 7\n"
+    assert (folder / "train.yaml").read_text() == files["train.yaml"]
+    (folder / "train.yaml").write_text("epochs: 8\n")
+    assert runner.invoke(main, ["build", str(TINY), "--out", str(folder)]).exit_code == 0
+    assert (folder / "train.yaml.edited.2").read_text() == "epochs: 8\n"
+    assert (folder / "train.yaml.edited").read_text() == "epochs: 7\n"
