@@ -59,7 +59,7 @@ def test_default_artefact_lies_beside_the_folder(every_kind_folder):
     assert f"wrote {expected}" in result.output
     expected.unlink()  # the folder stays exactly what `specc build` wrote
     assert sorted(p.name for p in every_kind_folder.iterdir()) == [
-        "architecture.json", "model.py", "report.md", "train.yaml"
+        ".specc-manifest", "architecture.json", "model.py", "report.md", "train.yaml"
     ]  # fmt: skip
 
 
