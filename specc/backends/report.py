@@ -57,6 +57,7 @@ def print_summary(arch: Architecture, outputs: list[str]) -> None:
     from rich.table import Table
 
     from specc.backends.terminal import console as make_console
+    from specc.backends.terminal import print_table
 
     # Never wrap: a build log read in CI or a pipe is still one line per fact.
     console = make_console()
@@ -82,7 +83,8 @@ def print_summary(arch: Architecture, outputs: list[str]) -> None:
         f"dropout {r.dropout:g}, drop-path {r.drop_path:g}"
     )
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    # Collapsed padding keeps the B0-family table within 80 columns; print_table never cuts it.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for column in (
         "stage",
         "block",
@@ -119,7 +121,7 @@ def print_summary(arch: Architecture, outputs: list[str]) -> None:
         )
     if r.head is not None:
         layer_row("head", r.head)
-    console.print(table)
+    print_table(console, table)
 
     console.print(
         f"  params {_count(arch.params)}   MACs {_giga(arch.macs)}   "
