@@ -272,14 +272,31 @@ class EfficientNet(nn.Module):
         become nn.Identity. Parameters drop by one per folded channel (weight and bias of the
         norm, against the conv's new bias); MACs are unchanged (bias adds are not counted).
         Not reversible: the norm statistics are gone, so train or load weights before fusing.
+        The weights are laid out channels-last (NHWC), the layout CPU and GPU convolution
+        kernels run fastest; inputs may stay NCHW (the first convolution switches layouts).
         """
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
+        from torch.nn.utils.fusion import fuse_conv_bn_weights
 
         self.eval()
         for module in list(self.modules()):
             conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                module.conv = fuse_conv_bn_eval(conv, bn)
+            # A conv, or a mixed conv's convs over consecutive slices of the channels.
+            parts = [conv] if isinstance(conv, nn.Conv2d) else list(conv or [])
+            foldable = bool(parts) and all(isinstance(part, nn.Conv2d) for part in parts)
+            if isinstance(bn, nn.BatchNorm2d) and foldable:
+                start = 0
+                for part in parts:
+                    rows = slice(start, start + part.out_channels)
+                    part.weight, part.bias = fuse_conv_bn_weights(
+                        part.weight,
+                        part.bias,
+                        bn.running_mean[rows],
+                        bn.running_var[rows],
+                        bn.eps,
+                        bn.weight[rows],
+                        bn.bias[rows],
+                    )
+                    start = rows.stop
                 module.bn = nn.Identity()
                 # act(bn(conv(x))) acts on the conv's fresh output: in place saves a copy.
                 if hasattr(module, "act") and hasattr(module.act, "inplace"):
@@ -287,7 +304,7 @@ class EfficientNet(nn.Module):
             for name, child in list(module.named_children()):
                 if isinstance(child, nn.Dropout) or type(child).__name__ == "DropPath":
                     setattr(module, name, nn.Identity())
-        return self
+        return self.to(memory_format=torch.channels_last)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem, stages and head: 3x224x224 -> 1280x7x7."""
