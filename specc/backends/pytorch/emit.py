@@ -86,6 +86,7 @@ def emit_pytorch(arch: Architecture) -> str:
         raise SpecError([Diagnostic(message, Location(r.file), "class_name")])
     ctx = LowerContext(r.defaults)
     endpoints = arch.endpoints()
+    init_lines = _init_lines(arch, ctx)
     blocks = len(r.blocks)
     denominator = r.drop_path_denominator
     source = env.get_template("model.py.j2").render(
@@ -115,7 +116,8 @@ def emit_pytorch(arch: Architecture) -> str:
         bn_momentum=code.literal(r.defaults.norm.momentum),
         classes=classes,
         class_name=class_name,
-        init_lines=_init_lines(arch, ctx),
+        init_lines=init_lines,
+        uses_dpr=any("dpr[" in line for line in init_lines),
         features_shape=code.shape(
             arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
         ),
