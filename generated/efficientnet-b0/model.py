@@ -50,6 +50,8 @@ class ConvNormAct(nn.Module):
         self.conv = make_conv(in_channels, out_channels, kernel_size, stride, groups, padding, bias)
         self.bn = norm_layer(out_channels) if norm else nn.Identity()
         self.act = act() if act is not None else nn.Identity()
+        if hasattr(self.act, "inplace"):  # it acts on the norm's fresh output
+            self.act.inplace = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))

@@ -95,7 +95,10 @@ def candidates(folder: Path, reference: str | None, config: BenchConfig) -> Cand
     modules["fused"] = load_model(folder, fuse=True).model
     for name, module in modules.items():
         found.counts[name] = (count_params(module), count_macs(module, shape))
-        module = module.to(device).to(memory_format=config.memory_format)  # type: ignore[call-overload,unused-ignore]
+        module = module.to(device)
+        if config.memory_format == torch.channels_last:  # asked for every candidate
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload,unused-ignore]
+        # otherwise each keeps its own layout: the fused model is channels-last by design
         found.forwards[name] = _autocast(module, config.device)
         if config.compile:
             found.forwards[f"{name} compiled"] = _autocast(torch.compile(module), config.device)
