@@ -85,6 +85,7 @@ class LocalExecutor:
         self.futures: dict[Future[Result], str] = {}
         self.reports: queue.Queue[EpochReport] = queue.Queue()
         self.stopped: set[str] = set()
+        self.closing = False
 
     def submit(self, job: Job) -> None:
         key = job.row.key
@@ -99,7 +100,7 @@ class LocalExecutor:
             def report(epoch: int, value: float) -> None:
                 self.reports.put(EpochReport(key, epoch, value))
 
-            return safely(self.evaluator, job, report, lambda: key in self.stopped)
+            return safely(self.evaluator, job, report, lambda: self.closing or key in self.stopped)
         finally:
             self.groups.put(gpus)
 
@@ -114,7 +115,9 @@ class LocalExecutor:
         self.stopped.add(key)
 
     def close(self) -> None:
-        self.stopped.update(self.futures.values())  # ends running processes on an interrupt
+        # Ends every running process on an interrupt, also one whose submission the
+        # interrupt cut short (its future never reached `futures`).
+        self.closing = True
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
