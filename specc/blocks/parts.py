@@ -121,20 +121,6 @@ def split_channels(channels: int, parts: int) -> tuple[int, ...]:
     return (channels - share * (parts - 1), *([share] * (parts - 1)))
 
 
-def check_split(channels: int, parts: int) -> str | None:
-    """Why `channels` cannot be split over `parts` convs, or None."""
-    if parts > channels:
-        return f"{channels} channels cannot be split over {parts} kernels"
-    return None
-
-
-def group_count(width: int, groups: int | None, group_width: int | None) -> int:
-    """Groups of a grouped conv: stated, or width / group_width (RegNet)."""
-    if group_width is not None:
-        return max(1, width // min(group_width, width))
-    return groups or 1
-
-
 def round_to_group_width(width: int, group_width: int) -> int:
     """RegNet's rule: a bottleneck width is a multiple of its group width (the group width
     shrinks to the width when wider)."""
