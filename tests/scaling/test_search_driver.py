@@ -212,7 +212,12 @@ def test_interrupt_ends_running_evaluations_and_keeps_what_finished(tmp_path):
     command = f"{sys.executable} {script} {{config}}"
     argv = [sys.executable, "-m", "specc", "search", str(DIGITS_SPEC), *GRID, "--jobs", "2",
             "--eval", command, "--results", str(results)]  # fmt: skip
-    search = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    # Default SIGINT in the child: a pytest started in the background by a non-interactive
+    # shell ignores SIGINT, and an ignored signal is inherited across exec.
+    search = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (results.exists() and results.read_text()) and time.monotonic() < deadline:
         time.sleep(0.2)  # the first candidate (alpha 1.4) finishes at once
