@@ -33,11 +33,11 @@ from specc.blocks.base import (
     shape_arguments,
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
-from specc.blocks.mbconv import se_arguments
 from specc.blocks.parts import (
     SEField,
     lower_squeeze_excite,
     round_to_group_width,
+    se_arguments,
     se_options,
     squeeze_width,
 )

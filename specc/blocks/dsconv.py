@@ -28,8 +28,13 @@ from specc.blocks.base import (
     shape_arguments,
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
-from specc.blocks.mbconv import se_arguments
-from specc.blocks.parts import SEField, lower_squeeze_excite, se_options, squeeze_width
+from specc.blocks.parts import (
+    SEField,
+    lower_squeeze_excite,
+    se_arguments,
+    se_options,
+    squeeze_width,
+)
 from specc.blocks.residual import residual_join
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from pydantic import Field, model_validator
 from specc.blocks.base import (
     Argument,
     BlockKind,
-    Code,
     KernelSize,
     LowerContext,
     ResolvedBlock,
@@ -37,11 +36,10 @@ from specc.blocks.base import (
 )
 from specc.blocks.conv import conv_norm_act, padding_argument
 from specc.blocks.parts import (
-    ACTIVATIONS,
-    GATES,
     SEField,
     describe_se,
     lower_squeeze_excite,
+    se_arguments,
     se_options,
     squeeze_width,
 )
@@ -173,19 +171,6 @@ def expanding_arguments(
             args.append((name, extra[name]))
     if extra.get("expand_conv") and extra["expanded"] == block.in_channels:
         args.append(("expand_conv", True))
-    return args
-
-
-def se_arguments(block: ResolvedBlock) -> list[Argument]:
-    """`se_act=` and `se_gate=` where the SE differs from the block activation / sigmoid."""
-    extra = block.extra
-    if not extra.get("squeeze"):
-        return []
-    args: list[Argument] = []
-    if extra["se_act"] not in (None, block.activation):
-        args.append(("se_act", Code(ACTIVATIONS[extra["se_act"]])))
-    if extra["se_gate"] != "sigmoid":
-        args.append(("se_gate", Code(GATES[extra["se_gate"]])))
     return args
 
 

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
+from specc.blocks.base import Code
 from specc.scaling import rounding
 from specc.spec.types import Activation, StrictModel
 
 if TYPE_CHECKING:
-    from specc.blocks.base import ResolvedBlock
+    from specc.blocks.base import Argument, ResolvedBlock
     from specc.ir.graph import GraphBuilder, Scope
     from specc.spec.schema import Scaling
 
@@ -86,6 +87,19 @@ def se_options(se: SqueezeExcite | None) -> dict[str, Any]:
     if se is None:
         return {}
     return {"se_act": se.activation, "se_gate": se.gate}
+
+
+def se_arguments(block: ResolvedBlock) -> list[Argument]:
+    """`se_act=` and `se_gate=` where the SE differs from the block activation / sigmoid."""
+    extra = block.extra
+    if not extra.get("squeeze"):
+        return []
+    args: list[Argument] = []
+    if extra["se_act"] not in (None, block.activation):
+        args.append(("se_act", Code(ACTIVATIONS[extra["se_act"]])))
+    if extra["se_gate"] != "sigmoid":
+        args.append(("se_gate", Code(GATES[extra["se_gate"]])))
+    return args
 
 
 def describe_se(se: SqueezeExcite | None) -> str:
