@@ -44,12 +44,13 @@ def imports_torch(out: Path) -> bool:
 def phases() -> dict[str, float]:
     """Seconds per compiler phase for b7, in this process (after imports)."""
     import specc
-    from specc.backends.pytorch.emit import emit_pytorch
-    from specc.ir.lower import lower
-    from specc.output import render
+    from specc.build.lower import lower
+    from specc.build.resolve import resolve
+    from specc.emit.files import render
+    from specc.emit.pytorch.emit import emit_pytorch
     from specc.passes.analyse import analyse
     from specc.passes.validate import validate
-    from specc.scaling.resolve import Selector, resolve
+    from specc.scaling.selector import Selector
 
     timings: dict[str, float] = {}
 

@@ -44,8 +44,8 @@ def write_digits(root: Path) -> Path:
 
 def train_member(phi: float, data: Path, work: Path, epochs: int) -> dict[str, object]:
     import specc
-    from specc.runtime.setup import TrainOptions
-    from specc.runtime.trainer import train
+    from specc.runtime.train.setup import TrainOptions
+    from specc.runtime.train.trainer import train
 
     arch = specc.compile(SPEC, phi=phi)
     folder = work / arch.label

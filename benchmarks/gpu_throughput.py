@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import specc  # noqa: E402
-from specc.runtime.bench import BenchConfig, time_interleaved  # noqa: E402
-from specc.runtime.bench import environment as bench_environment  # noqa: E402
-from specc.runtime.inference import load_model  # noqa: E402
-from specc.runtime.latency import Timing  # noqa: E402
+from specc.runtime.deploy.bench import BenchConfig, time_interleaved  # noqa: E402
+from specc.runtime.deploy.bench import environment as bench_environment  # noqa: E402
+from specc.runtime.deploy.latency import Timing  # noqa: E402
+from specc.runtime.model import load_model, open_folder  # noqa: E402
 
 # name: (selector, torchvision/timm name or None, batch); the anchors' batches on an H200.
 MODELS: dict[str, tuple[dict[str, Any], str | None, int]] = {
@@ -152,19 +152,19 @@ def _free() -> None:
 def measure_model(name: str, folder: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     device = torch.device(args.device)
     batch = args.batch or (2 if args.quick else MODELS[name][2])
-    loaded = load_model(folder)
-    x = torch.randn(batch, *loaded.input_shape, device=device)
+    shape = open_folder(folder).require_record()[0]
+    x = torch.randn(batch, *shape, device=device)
     x = x.contiguous(memory_format=torch.channels_last)
     rows = []
     config = BenchConfig(device=args.device, batches=(batch,), rounds=args.rounds,
                          iters=args.iters, warmup=args.warmup)  # fmt: skip
-    modules = {**references(name), "generated": loaded.model,
-               "fused": load_model(folder, fuse=True).model}  # fmt: skip
+    modules = {**references(name), "generated": load_model(folder).eval(),
+               "fused": load_model(folder, fuse=True)}  # fmt: skip
     for label, timing in inference(modules, x, config, args.compile).items():
         rows.append(_row(name, "inference", label, batch, timing))
     del modules
     _free()
-    trainable = {**references(name), "generated": load_model(folder).model}
+    trainable = {**references(name), "generated": load_model(folder).eval()}
     for label, module in trainable.items():
         for use_compile in (False, True) if args.compile else (False,):
             timing, peak = train_step_rate(module, x, args.steps, args.warmup, use_compile)
@@ -191,11 +191,12 @@ def trainer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rate, peak = specc_rate(batch, args.steps, args.compile, size)
     peak = peak if peak == peak else None  # NaN on the CPU
     with tempfile.TemporaryDirectory() as tmp:
-        loaded = load_model(build("b0", Path(tmp), args.quick))
-        x = torch.randn(batch, *loaded.input_shape, device=args.device)
+        folder = build("b0", Path(tmp), args.quick)
+        shape = open_folder(folder).require_record()[0]
+        x = torch.randn(batch, *shape, device=args.device)
         x = x.contiguous(memory_format=torch.channels_last)
-        timing, bare_peak = train_step_rate(loaded.model, x, args.steps, args.warmup,
-                                            args.compile)  # fmt: skip
+        timing, bare_peak = train_step_rate(load_model(folder).eval(), x, args.steps,
+                                            args.warmup, args.compile)  # fmt: skip
     bare = _row("b0", "trainer", "bare step" + (" compiled" if args.compile else ""), batch,
                 timing, bare_peak)  # fmt: skip
     label = "specc train synthetic" + (" --compile" if args.compile else "")

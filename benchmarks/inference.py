@@ -4,7 +4,7 @@ Per model (EfficientNet-B0, B4 and MobileNetV2 built from specs/), images/s and 
 torchvision's model, the generated model, the fused generated model (`model.fuse()`), each
 eager and (with --compile) under torch.compile, and onnxruntime on the exported fused ONNX;
 ratios are to torchvision eager in the same run. Candidates are timed interleaved, round by
-round, so that a shared machine's noise falls on all of them alike (specc.runtime.bench).
+round, so that a shared machine's noise falls on all of them alike (specc.runtime.deploy.bench).
 
     python benchmarks/inference.py --device cpu [--batches 1,8] [--compile] [--threads N]
     python benchmarks/inference.py --device cpu --quick      # CI: B0 at 64 px, seconds
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import specc  # noqa: E402
-from specc.runtime.bench import BenchConfig, bench_folder, environment, markdown, row_json  # noqa: E402
+from specc.runtime.deploy.bench import BenchConfig, bench_folder, environment, markdown, row_json  # noqa: E402
 
 # name: (spec, selector, torchvision model, --set overrides)
 MODELS = {
@@ -99,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def profile_b0(config: BenchConfig) -> str:
     """Markdown: the ops torchvision's and the fused B0 spend their CPU time in, eager."""
-    from specc.runtime.bench import op_shares, torchvision_model
-    from specc.runtime.inference import load_model
+    from specc.runtime.deploy.bench import op_shares, torchvision_model
+    from specc.runtime.model import load_model
 
     lines = ["| batch | model | op: share of CPU time (calls per forward) |", "|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
-        fused = load_model(build("b0", Path(tmp), None), fuse=True).model
+        fused = load_model(build("b0", Path(tmp), None), fuse=True)
     models = {"torchvision": torchvision_model("efficientnet_b0").eval(), "fused": fused}
     for batch in config.batches:
         x = torch.randn(batch, 3, 224, 224)
@@ -122,7 +122,7 @@ def live_fit(rows: list, device: str) -> dict:
     """`fit --target-latency` at 1.5x the fused B0's batch-1 latency, measured live."""
     from dataclasses import asdict
 
-    from specc.runtime.latency import LatencyCache, ModelLatency
+    from specc.runtime.deploy.latency import LatencyCache, ModelLatency
     from specc.tools.fit import fit
 
     base = next(r for r in rows if (r.model, r.candidate, r.batch) == ("b0", "fused", 1))

@@ -64,8 +64,8 @@ def bare_step_rate(batch: int, size: int, steps: int, device: torch.device) -> t
 def specc_rate(batch: int, steps: int, use_compile: bool, size: int | None) -> tuple[float, float]:
     """Images/s and peak GiB of `specc train --data synthetic` on generated efficientnet-b0."""
     import specc
-    from specc.runtime.setup import TrainOptions
-    from specc.runtime.trainer import train
+    from specc.runtime.train.setup import TrainOptions
+    from specc.runtime.train.trainer import train
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "b0"

@@ -32,11 +32,12 @@ if TYPE_CHECKING:
         validate_spec,
         write,
     )
-    from specc.diagnostics import Diagnostic, SpecError
+    from specc.diagnostics import Diagnostic, SpecError, UserError
 
 __all__ = [
     "Diagnostic",
     "SpecError",
+    "UserError",
     "__version__",
     "compile",
     "diff",
@@ -63,6 +64,7 @@ _LAZY = {
     "load_model": "specc.api",
     "Diagnostic": "specc.diagnostics",
     "SpecError": "specc.diagnostics",
+    "UserError": "specc.diagnostics",
 }
 
 

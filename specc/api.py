@@ -22,16 +22,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specc import jsonfmt
-from specc.architecture import Architecture
-from specc.backends.pytorch.emit import emit_pytorch
-from specc.compiler import compile_spec
+from specc.build.architecture import Architecture
+from specc.build.driver import compile_spec
+from specc.build.folder import WriteResult, default_folder
+from specc.build.folder import write as _write
 from specc.diagnostics import Diagnostic
-from specc.output import WriteResult, default_folder, render
-from specc.output import write as _write
-from specc.scaling.resolve import Selector
-from specc.spec.load import LoadedSpec
-from specc.spec.load import load as _load
+from specc.emit import jsonfmt
+from specc.emit.files import render
+from specc.emit.pytorch.emit import emit_pytorch
+from specc.lang.load import LoadedSpec
+from specc.lang.load import load as _load
+from specc.scaling.selector import Selector
 
 if TYPE_CHECKING:
     from specc.tools.diff import Diff
@@ -68,50 +69,32 @@ def write(
     arch: Architecture, folder: str | Path | None = None, *, check: bool = False
 ) -> WriteResult:
     """Write (or with `check`, compare) the generated folder; default generated/<label>."""
-    return _write(arch, folder if folder is not None else default_folder(arch), check=check)
+    target = folder if folder is not None else default_folder(arch.label)
+    return _write(render(arch), target, check=check)
 
 
 def instantiate(source: Architecture | str | Path, **kwargs: Any) -> Any:
     """The generated network as a torch module (imports torch)."""
-    from specc.runtime.module import instantiate as _instantiate
+    from specc.runtime.model import instantiate as _instantiate
 
     return _instantiate(source, **kwargs)
 
 
-def load_model(folder: str | Path, weights: str | Path | None = None, **kwargs: Any) -> Any:
+def load_model(
+    folder: str | Path, weights: str | Path | None = None, *, ema: bool = False, **kwargs: Any
+) -> Any:
     """The network of a generated folder (any folder name, hyphens included) as a torch
     module, with `weights` loaded strictly when given: a state dict (`weights.pt` from
-    `specc weights import`) or a training checkpoint (`last.pt`, `best.pt`: its `model`);
-    a path not found from the working directory is tried inside the folder.
-    `kwargs` go to the constructor (e.g. num_classes). Imports torch.
+    `specc weights import`), a training checkpoint (`last.pt`, `best.pt`) or timm's and
+    torchvision's checkpoint layouts; `ema=True` loads a checkpoint's EMA weights. A path
+    not found from the working directory is tried inside the folder. `kwargs` go to the
+    constructor (e.g. num_classes). Imports torch.
 
-    Raises FileNotFoundError when the folder holds no model.py, and
-    `specc.runtime.weights.WeightImportError` when the weights do not fit."""
-    from specc.runtime.module import instantiate as _instantiate
-    from specc.runtime.weights import WeightImportError, read_checkpoint
+    Raises `specc.UserError` naming the problem: no such folder or model.py, an unreadable
+    file, weights that do not fit (which tensors, and how)."""
+    from specc.runtime.model import load_model as _load_model
 
-    path = Path(folder)
-    source = path if path.suffix == ".py" else path / "model.py"
-    if not source.is_file():
-        raise FileNotFoundError(f"{folder}: no model.py (build it with specc build first)")
-    model = _instantiate(source, **kwargs)
-    if weights is not None:
-        # A bare file name that is not in the working directory is looked up in the folder
-        # (`weights.pt` is where `specc weights import` writes).
-        if not Path(weights).exists() and (path / weights).is_file():
-            weights = path / weights
-        state = read_checkpoint(weights)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()
-            raise WeightImportError(
-                [
-                    f"{weights} does not fit {source}: {' '.join(first[1:3]) or first[0]}",
-                    "map torchvision/timm weights with `specc weights import` first",
-                ]
-            ) from None
-    return model
+    return _load_model(folder, weights, ema=ema, **kwargs)
 
 
 def validate_spec(
@@ -164,14 +147,14 @@ def sweep(
 
 def report_markdown(arch: Architecture) -> str:
     """report.md of the generated folder: stage table, totals, rounding rules, nearest preset."""
-    from specc.backends.markdown import report_markdown as _report
+    from specc.emit.markdown import report_markdown as _report
 
     return _report(arch)
 
 
 def export_graph(arch: Architecture, format: str = "dot") -> str:
     """The validated IR graph as Graphviz DOT (`dot`) or node-link JSON (`json`)."""
-    from specc.backends.graph_export import to_dot, to_node_link
+    from specc.emit.graph import to_dot, to_node_link
 
     if format == "dot":
         return to_dot(arch)
@@ -191,8 +174,8 @@ def export(
     fuse: bool = False,
 ) -> Any:
     """Export a generated folder's model as ONNX or a torch.export program, run the artefact
-    beside eager PyTorch and write it only if they agree (see `specc.runtime.export`);
-    returns an ExportResult. Raises `specc.runtime.inference.DeployError` (imports torch)."""
-    from specc.runtime.export import export as _export
+    beside eager PyTorch and write it only if they agree (see `specc.runtime.deploy.export`);
+    returns an ExportResult. Raises `specc.UserError` (imports torch)."""
+    from specc.runtime.deploy.export import export as _export
 
     return _export(folder, format, weights=weights, out=out, batch=batch, opset=opset, fuse=fuse)

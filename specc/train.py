@@ -3,7 +3,7 @@
 torchrun --nproc-per-node 8 -m specc.train generated/efficientnet-b0/train.yaml --data DIR
 """
 
-from specc.cli_train import train
+from specc.cli.train import train
 
 if __name__ == "__main__":
     train()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.output import MARKER
+from specc.build.folder import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = sorted(p for p in (ROOT / "generated").iterdir() if (p / MARKER).exists())

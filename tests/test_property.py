@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 import specc
 from specc.blocks.registry import KINDS
 from specc.cli import main
-from specc.spec.schema import Spec
+from specc.lang.schema import Spec
 
 torch = pytest.importorskip("torch")
 
@@ -137,7 +137,7 @@ def valid_specs(draw: st.DrawFn) -> tuple[dict[str, Any], float]:
 
 def check_module(arch: Any, *, export: bool) -> None:
     """The generated module runs forward and backward and matches the IR layer by layer."""
-    from specc.runtime.module import instantiate
+    from specc.runtime.model import instantiate
 
     torch.manual_seed(0)
     model = instantiate(arch)
@@ -158,7 +158,7 @@ def check_module(arch: Any, *, export: bool) -> None:
 
     modules = dict(model.named_modules())
     handles = [modules[n].register_forward_hook(hook(n)) for n in expected if n in modules]
-    layers = [n for n, d in graph.nodes(data=True) if d["op"] in ("conv", "norm", "linear")]
+    layers = [n for n, d in graph.nodes(data=True) if d["op"].name in ("conv", "norm", "linear")]
     assert [n for n in layers if n not in modules] == []  # every layer is a module of its name
     size = arch.resolved.resolution
     x = torch.randn(2, arch.resolved.in_channels, size, size)
@@ -186,7 +186,7 @@ def compile_or_located(text: str, phi: float) -> Any:
 
 
 def _loads(text: str) -> Any:
-    from specc.spec.load import loads
+    from specc.lang.load import loads
 
     return loads(text, "prop.yaml")
 

@@ -4,11 +4,11 @@ Node ids are the dotted module paths the PyTorch backend gives the same layers
 (`stages.3.1.depthwise.conv`), so an IR node and the parameters of the generated module
 line up by name. Each node carries:
 
-- `op`: a key of `specc.ir.ops.OPS`;
-- `attrs`: the op's attributes (channels, kernel, stride, groups, padding, ...);
+- `op`: a typed op (`specc.ir.nodes`), holding its attributes;
 - `inputs`: ordered input node ids (edges carry no order; `add` and `mul` need one);
 - `shape`: the output shape without the batch dimension, inferred when the node is added;
-- `scope`: which stage, block and role the node belongs to.
+- `scope`: which stage, block and role the node belongs to;
+- after analysis, `params`, `macs` and `activations`.
 
 Edges are tensors, residual edges included. The builder infers shapes as it goes but
 never rejects anything: a broken network still becomes a graph, and the validation pass
@@ -23,7 +23,7 @@ from typing import Any
 
 import networkx as nx
 
-from specc.ir.ops import OPS, Shape
+from specc.ir.nodes import OpBase, Shape, infer_shape
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,15 @@ class GraphBuilder:
     def __init__(self) -> None:
         self.graph: nx.DiGraph = nx.DiGraph()
 
-    def add(self, name: str, op: str, inputs: Sequence[str], scope: Scope, **attrs: Any) -> str:
+    def add(self, name: str, op: OpBase, inputs: Sequence[str], scope: Scope) -> str:
+        """Add node `name` computing `op` on `inputs` (node ids, in order); returns `name`."""
         if name in self.graph:
             raise ValueError(f"duplicate IR node {name!r}")  # a lowering bug, not user input
+        if not isinstance(op, OpBase):
+            raise TypeError(f"IR node {name!r}: expected a specc.ir.nodes op, got {op!r}")
         shapes = [self.graph.nodes[i]["shape"] for i in inputs]
-        shape = infer_shape(op, attrs, shapes)
-        self.graph.add_node(
-            name, op=op, attrs=attrs, inputs=tuple(inputs), shape=shape, scope=scope
-        )
+        shape = infer_shape(op, shapes)
+        self.graph.add_node(name, op=op, inputs=tuple(inputs), shape=shape, scope=scope)
         for source in inputs:
             self.graph.add_edge(source, name)
         return name
@@ -60,13 +61,3 @@ class GraphBuilder:
     def shape(self, name: str) -> Shape:
         shape: Shape = self.graph.nodes[name]["shape"]
         return shape
-
-
-def infer_shape(op: str, attrs: dict[str, Any], inputs: Sequence[Shape]) -> Shape:
-    """Output shape of `op`; tolerant of malformed inputs so validation can report them."""
-    spec = OPS[op]
-    if len(inputs) != spec.arity or any(len(s) == 0 for s in inputs):
-        return inputs[0] if inputs else ()
-    if op in ("conv", "mixconv", "maxpool") and len(inputs[0]) != 3:
-        return inputs[0]
-    return spec.infer(attrs, inputs)

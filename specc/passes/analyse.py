@@ -1,7 +1,7 @@
 """Analysis: exact trainable parameters, MACs and activation sizes.
 
 Per node (written onto the node as `params`, `macs`, `activations`), then summed per block,
-per stage and in total. What counts is documented in `specc.ir.ops`. Activations are the
+per stage and in total. What counts is documented in `specc.ir.nodes`. Activations are the
 elements of each node's output for one image; `peak` is not estimated, `total` is the sum
 (what a training step keeps for backward if nothing is recomputed or fused).
 """
@@ -14,7 +14,7 @@ from math import prod
 
 import networkx as nx
 
-from specc.ir.ops import OPS
+from specc.ir.nodes import Input
 
 
 @dataclass
@@ -44,10 +44,10 @@ def analyse(graph: nx.DiGraph) -> Analysis:
     result = Analysis()
     for _node, data in graph.nodes(data=True):
         inputs = [graph.nodes[i]["shape"] for i in data["inputs"]]
-        op = OPS[data["op"]]
-        params = op.params(data["attrs"], inputs, data["shape"])
-        macs = op.macs(data["attrs"], inputs, data["shape"])
-        activations = prod(data["shape"]) if data["op"] != "input" else 0
+        op = data["op"]
+        params = op.params(inputs, data["shape"])
+        macs = op.macs(inputs, data["shape"])
+        activations = 0 if isinstance(op, Input) else prod(data["shape"])
         data.update(params=params, macs=macs, activations=activations)
         scope = data["scope"]
         result.total.add(params, macs, activations)

@@ -1,32 +1,50 @@
 """Validation: every structural problem of an IR graph, as a list (never the first only).
 
-Checked: cycles; nodes unreachable from the input or not leading to the output; unknown
-ops and wrong input counts; each node's stored shape against the shape its op infers from
-its inputs; channel bookkeeping of convs and linears (declared input width equals the
-incoming tensor, group divisibility); non-positive channels; spatial sizes collapsing
-below 1; residual adds and gating multiplies whose operands differ in shape.
+Checked: cycles; nodes unreachable from the input or not leading to the output; wrong input
+counts; each node's stored shape against the shape its op infers from its inputs; channel
+bookkeeping of convs and linears (declared input width equals the incoming tensor, group
+divisibility); non-positive channels; spatial sizes collapsing below 1; residual adds,
+gating multiplies and concatenations whose operands do not fit.
 
-Problems name the node; the compiler attaches spec locations to them.
+The per-op checks `match` over every op class of `specc.ir.nodes` (mypy checks the match is
+exhaustive), so a new op cannot be added without deciding what is checked for it. Problems
+name the node; the compiler attaches spec locations to them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 import networkx as nx
 
-from specc.ir.graph import infer_shape
-from specc.ir.ops import OPS
+from specc.ir.nodes import (
+    Act,
+    Add,
+    Concat,
+    Conv,
+    Dropout,
+    DropPath,
+    Flatten,
+    GlobalPool,
+    Input,
+    LayerScale,
+    Linear,
+    MaxPool,
+    MixConv,
+    Mul,
+    Norm,
+    Op,
+    Shape,
+    infer_shape,
+)
+from specc.ir.nodes import format_shape as fmt
 
 
 @dataclass(frozen=True)
 class Problem:
     node: str
     message: str
-
-
-def fmt(shape: tuple[int, ...]) -> str:
-    return "x".join(str(d) for d in shape) if shape else "()"
 
 
 def validate(graph: nx.DiGraph) -> list[Problem]:
@@ -52,38 +70,15 @@ def validate(graph: nx.DiGraph) -> list[Problem]:
 
 def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
     data = graph.nodes[node]
-    op, attrs, shape = data["op"], data["attrs"], data["shape"]
-    if op not in OPS:
-        return [f"unknown op {op!r}"]
+    op, shape = data["op"], data["shape"]
     inputs = [graph.nodes[i]["shape"] for i in data["inputs"]]
-    if len(inputs) != OPS[op].arity:
-        return [f"{op} takes {OPS[op].arity} input(s), got {len(inputs)}"]
+    if len(inputs) != op.arity:
+        return [f"{op.name} takes {op.arity} input(s), got {len(inputs)}"]
     if set(data["inputs"]) != set(graph.predecessors(node)):
         return ["its inputs and its incoming edges disagree"]
 
-    messages = []
-    if op == "concat" and inputs[0][1:] != inputs[1][1:]:
-        messages.append(f"concat of maps of different sizes: {fmt(inputs[0])} vs {fmt(inputs[1])}")
-    if op in ("add", "mul"):
-        messages += _check_elementwise(op, inputs)
-    elif op == "conv":
-        messages += _check_grouped("conv", attrs["in_channels"], inputs[0][0], attrs)
-    elif op == "mixconv":
-        if attrs["in_channels"] != inputs[0][0]:
-            messages.append(
-                f"conv expects {attrs['in_channels']} input channels, gets {inputs[0][0]}"
-            )
-        if min(attrs["in_splits"] + attrs["out_splits"]) < 1:
-            messages.append(
-                f"{attrs['in_channels']} in / {attrs['out_channels']} out channels cannot be "
-                f"split over {len(attrs['kernels'])} kernels"
-            )
-    elif op == "maxpool" and 2 * attrs["padding"] > attrs["kernel"]:
-        messages.append(f"max pool padding {attrs['padding']} over half its kernel")
-    elif op == "linear" and attrs["in_features"] != inputs[0][0]:
-        messages.append(f"linear expects {attrs['in_features']} features, gets {inputs[0][0]}")
-
-    expected = infer_shape(op, attrs, inputs)
+    messages = _check_op(op, inputs)
+    expected = infer_shape(op, inputs)
     if tuple(shape) != tuple(expected):
         messages.append(f"stored shape {fmt(shape)} differs from the inferred {fmt(expected)}")
     if shape and shape[0] < 1:
@@ -95,24 +90,66 @@ def _check_node(graph: nx.DiGraph, node: str) -> list[str]:
     return messages
 
 
-def _check_elementwise(op: str, inputs: list[tuple[int, ...]]) -> list[str]:
-    left, right = inputs
-    if op == "add" and left != right:
-        return [f"shape mismatch at residual add: {fmt(left)} vs {fmt(right)}"]
-    if op == "mul" and (len(left) != len(right) or left[0] != right[0]):
-        return [f"shape mismatch at scale: {fmt(left)} vs {fmt(right)}"]
-    return []
+def _check_op(op: Op, inputs: list[Shape]) -> list[str]:
+    """What is wrong with `op` given its input shapes (beyond the common shape checks)."""
+    match op:
+        case Conv():
+            return _check_conv(op, inputs[0][0])
+        case MixConv():
+            return _check_mixconv(op, inputs[0][0])
+        case Linear():
+            if op.in_features != inputs[0][0]:
+                return [f"linear expects {op.in_features} features, gets {inputs[0][0]}"]
+            return []
+        case MaxPool():
+            if 2 * op.padding > op.kernel:
+                return [f"max pool padding {op.padding} over half its kernel"]
+            return []
+        case Add():
+            left, right = inputs
+            if left != right:
+                return [f"shape mismatch at residual add: {fmt(left)} vs {fmt(right)}"]
+            return []
+        case Mul():
+            left, right = inputs
+            if len(left) != len(right) or left[0] != right[0]:
+                return [f"shape mismatch at scale: {fmt(left)} vs {fmt(right)}"]
+            return []
+        case Concat():
+            first, second = inputs
+            if first[1:] != second[1:]:
+                return [f"concat of maps of different sizes: {fmt(first)} vs {fmt(second)}"]
+            return []
+        case (
+            Input() | Norm() | Act() | GlobalPool() | LayerScale() | DropPath() | Dropout()
+            | Flatten()
+        ):  # fmt: skip
+            return []
+        case _:
+            assert_never(op)
 
 
-def _check_grouped(op: str, declared: int, actual: int, attrs: dict[str, int]) -> list[str]:
+def _check_conv(op: Conv, actual: int) -> list[str]:
     messages = []
-    if declared != actual:
-        messages.append(f"{op} expects {declared} input channels, gets {actual}")
-    groups = attrs["groups"]
-    if groups < 1 or declared % groups or attrs["out_channels"] % groups:
+    if op.in_channels != actual:
+        messages.append(f"conv expects {op.in_channels} input channels, gets {actual}")
+    groups = op.groups
+    if groups < 1 or op.in_channels % groups or op.out_channels % groups:
         messages.append(
-            f"{groups} groups do not divide {declared} in / {attrs['out_channels']} out channels"
+            f"{groups} groups do not divide {op.in_channels} in / {op.out_channels} out channels"
         )
-    if attrs["out_channels"] < 1:
-        messages.append(f"non-positive output channels: {attrs['out_channels']}")
+    if op.out_channels < 1:
+        messages.append(f"non-positive output channels: {op.out_channels}")
+    return messages
+
+
+def _check_mixconv(op: MixConv, actual: int) -> list[str]:
+    messages = []
+    if op.in_channels != actual:
+        messages.append(f"conv expects {op.in_channels} input channels, gets {actual}")
+    if min(op.in_splits + op.out_splits) < 1:
+        messages.append(
+            f"{op.in_channels} in / {op.out_channels} out channels cannot be split over "
+            f"{len(op.kernels)} kernels"
+        )
     return messages

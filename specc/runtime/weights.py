@@ -39,6 +39,9 @@ from typing import Any
 
 import torch
 
+from specc.diagnostics import UserError
+from specc.runtime.model import instantiate_folder, open_folder, read_weights
+
 COUNTER = "num_batches_tracked"
 MAX_REPORTED = 12
 # Name components that mark a checkpoint tensor as part of a block's shortcut (projection)
@@ -47,14 +50,6 @@ SHORTCUT_WORDS = frozenset({"downsample", "shortcut", "proj", "skip"})
 TARGET_SHORTCUT = "shortcut"
 
 Tensors = list[tuple[str, torch.Tensor]]
-
-
-class WeightImportError(Exception):
-    """The checkpoint does not fit the module; `problems` says where."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -232,7 +227,7 @@ def map_state_dict(
 
     With `fine_tune`, a classifier of another size stays as in `target` and an RGB stem is
     adapted to the target's input channels; without it, both are refused.
-    Raises WeightImportError listing every tensor that does not fit (both names, shapes)."""
+    Raises UserError listing every tensor that does not fit (both names, shapes)."""
     return _checked(_map(source, target), fine_tune, target)
 
 
@@ -247,14 +242,14 @@ def _checked(
         shown = problems[:MAX_REPORTED]
         if len(problems) > MAX_REPORTED:
             shown.append(f"... and {len(problems) - MAX_REPORTED} more mismatches")
-        raise WeightImportError(shown)
+        raise UserError("the checkpoint does not fit the model", details=shown)
     return {name: result.tensors[name] for name in target}
 
 
 def import_weights(
     model: torch.nn.Module, source: Mapping[str, torch.Tensor], *, fine_tune: bool = True
 ) -> ImportReport:
-    """Load `source` into `model` by structure (strict); raises WeightImportError.
+    """Load `source` into `model` by structure (strict); raises UserError.
 
     The returned report names the tensors reshaped, adapted (stem) and left fresh
     (classifier); everything else was copied from `source`."""
@@ -272,26 +267,6 @@ def import_weights(
         tuple(result.adapted),
         tuple(result.fresh),
     )
-
-
-def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a checkpoint file (a bare state dict or one nested under a
-    `state_dict`, `model` or `state_dict_ema` key), loaded without unpickling code."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightImportError([f"{path}: no such file"]) from None
-    except Exception as exc:  # torch raises many kinds for corrupt or unsafe files
-        raise WeightImportError([f"{path}: not a loadable checkpoint ({exc})"]) from None
-    for key in ("state_dict", "model", "state_dict_ema"):
-        if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
-            data = data[key]
-            break
-    if not isinstance(data, Mapping) or not data or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()
-    ):  # fmt: skip
-        raise WeightImportError([f"{path}: holds no state dict of named tensors"])
-    return dict(data)
 
 
 def save_atomically(state: Mapping[str, Any], path: str | Path) -> Path:
@@ -313,13 +288,18 @@ def import_checkpoint(
     checkpoint: str | Path, folder: str | Path, out: str | Path | None = None
 ) -> tuple[Path, ImportReport]:
     """`specc weights import`: map CHECKPOINT onto FOLDER's model.py, write a state dict
-    that loads with strict=True (default FOLDER/weights.pt)."""
-    from specc.runtime.module import instantiate
-
-    folder = Path(folder)
-    if not (folder / "model.py").is_file():
-        raise WeightImportError([f"{folder}: no model.py (build the model with specc build first)"])
-    model = instantiate(folder)
-    report = import_weights(model, read_checkpoint(checkpoint))
-    target = save_atomically(model.state_dict(), out if out is not None else folder / "weights.pt")
-    return target, report
+    that loads with strict=True (default FOLDER/weights.pt); UserError, with nothing
+    written, when it does not fit."""
+    opened = open_folder(folder)
+    model = instantiate_folder(opened)
+    source = read_weights(checkpoint)
+    try:
+        report = import_weights(model, source)
+    except UserError as error:
+        raise UserError(
+            f"cannot import {checkpoint} into {opened.path} (nothing was written)",
+            details=error.details,
+            hint="a checkpoint imports into the generated model of the same network",
+        ) from None
+    target = out if out is not None else opened.path / "weights.pt"
+    return save_atomically(model.state_dict(), target), report

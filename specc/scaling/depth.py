@@ -18,9 +18,9 @@ from __future__ import annotations
 from functools import partial
 
 from specc.diagnostics import Diagnostic, SpecError, dotted, warning
+from specc.lang.load import LoadedSpec
 from specc.scaling.arith import Divergence, Mode, Number, settle, text, watching
 from specc.scaling.rounding import distribute_repeats
-from specc.spec.load import LoadedSpec
 
 
 def depth_groups(loaded: LoadedSpec) -> list[list[int]]:

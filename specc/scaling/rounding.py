@@ -31,7 +31,7 @@ from specc.scaling.arith import (
 )
 
 if TYPE_CHECKING:
-    from specc.spec.schema import Scaling
+    from specc.lang.schema import Scaling
 
 
 def round_channels(

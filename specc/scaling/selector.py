@@ -47,13 +47,3 @@ class Selector:
         if self.preset is not None:
             return {"mode": "preset", "preset": self.preset, "label": self.label}
         return {"mode": "phi", "phi": self.phi_value, "label": self.label}
-
-    @classmethod
-    def parse(cls, text: str) -> Selector:
-        """'phi=6', 'preset=b6' (used where a selector is written inline)."""
-        key, _, value = text.partition("=")
-        if key == "phi":
-            return cls(phi=float(value))
-        if key == "preset" and value:
-            return cls(preset=value)
-        raise ValueError(f"expected phi=NUMBER or preset=NAME, got {text!r}")

@@ -10,14 +10,14 @@ located warnings, naming the spec field whose number was scaled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic
+from specc.lang.load import LoadedSpec
 from specc.scaling.arith import Factor, Number, settle, text, watching
 from specc.scaling.depth import divergence_warnings
 from specc.scaling.rounding import round_channels
 from specc.scaling.selector import Selector
-from specc.spec.load import LoadedSpec
 
 
 class Widths:
@@ -49,13 +49,13 @@ class Widths:
             return spec.stem.channels
         return self._watched(lambda: self.round(self.capped(spec.stem.channels)), "stem")
 
-    def stage(self, index: int) -> int:
-        """A stage's output width, by its block kind (a bottleneck rounds its inner width)."""
+    def stage(self, index: int, rule: Callable[[Any, Callable[[Number], int]], int]) -> int:
+        """A stage's output width by its block kind's `rule` (`BlockKind.channels`: a
+        bottleneck rounds its inner width), given the stage and this width rule."""
         stage = self.loaded.spec.stages[index]
         if self.cap is not None and stage.channels > self.cap:
             stage = stage.model_copy(update={"channels": self.cap})
-        kind = KINDS[stage.block]
-        return self._watched(lambda: kind.channels(stage, self.round), "stages", index)
+        return self._watched(lambda: rule(stage, self.round), "stages", index)
 
     def head(self, last: int) -> int:
         """The head conv's width by `scaling.head`, from the last stage's width `last`."""

@@ -8,11 +8,11 @@ phi = 0 is over), then bisects until the step at which the model crosses the bud
 pinned to `precision`. It assumes size grows with phi, which holds when alpha, beta and
 gamma are all at least 1 (every rounding rule specc offers is monotone).
 
-Latency is any `measure(arch) -> float` (milliseconds): `specc.runtime.latency.ModelLatency`
+Latency is any `measure(arch) -> float` (milliseconds): `specc.runtime.deploy.latency.ModelLatency`
 times the built model; noise can make measured latency non-monotone near the budget, so the
 chosen and the next step are reported with their measurements.
 
-No torch here; compiles through `specc.compiler` (a latency measure imports torch itself).
+No torch here; compiles through `specc.build.driver` (a latency measure imports torch itself).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from specc.architecture import Architecture
-from specc.compiler import compile_spec
+from specc.build.architecture import Architecture
+from specc.build.driver import compile_spec
+from specc.build.resolve import TooLarge
 from specc.diagnostics import Diagnostic, Location, SpecError
-from specc.scaling.resolve import Selector
-from specc.spec.load import LoadedSpec
+from specc.lang.load import LoadedSpec
+from specc.scaling.selector import Selector
 
 LOWEST_PHI = -64.0
 METRICS = ("macs", "params", "latency")
@@ -76,13 +77,12 @@ def fit(
         if phi not in cache:
             try:
                 cache[phi] = compile_spec(loaded, Selector(phi=phi), nearest_preset=False)
+            except TooLarge:
+                cache[phi] = None  # past the size guard: certainly over any sane budget
             except SpecError as error:
-                if "absurdly large" in str(error):
-                    cache[phi] = None  # past the size guard: certainly over any sane budget
-                elif phi < 0:
+                if phi < 0:
                     raise _too_small(loaded, metric, budget, phi, error) from None
-                else:
-                    raise
+                raise
         return cache[phi]
 
     def fits(phi: float) -> bool:

@@ -29,10 +29,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from specc.architecture import SCHEMA_VERSION, Architecture
+from specc.build.architecture import Architecture
+from specc.build.folder import MARKER
+from specc.build.record import SCHEMA_VERSION
 from specc.diagnostics import Diagnostic, Location, SpecError, dotted
-from specc.output import MARKER
-from specc.scaling.resolve import Selector
+from specc.scaling.selector import Selector
 
 REBUILD_HINT = "rebuild the folder with specc build"
 
@@ -55,7 +56,7 @@ class Operand:
     def model_source(self) -> str:
         """The model.py of this side: emitted for a spec, read from a folder."""
         if self.arch is not None:
-            from specc.backends.pytorch.emit import emit_pytorch
+            from specc.emit.pytorch.emit import emit_pytorch
 
             return emit_pytorch(self.arch)
         assert self.folder is not None
@@ -128,8 +129,8 @@ def _selector(text: str, items: list[str]) -> tuple[Selector, tuple[str, ...]]:
 def _compile(
     text: str, path: Path, selector: Selector, overrides: tuple[str, ...], allow_large: bool
 ) -> Operand:
-    from specc.compiler import compile_spec
-    from specc.spec.load import load
+    from specc.build.driver import compile_spec
+    from specc.lang.load import load
 
     loaded = load(path, overrides)
     # The nearest preset is an annotation of phi builds, not compared: skip its compile.

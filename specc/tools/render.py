@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from specc.backends.terminal import console, print_table
+from specc.emit.terminal import console, print_table
+from specc.ir.nodes import format_shape
 from specc.tools.diff import Change, Diff, value_at
 from specc.tools.sweep import SweepPoint
 
@@ -224,7 +225,7 @@ def _plain(value: Any) -> str:
 
 
 def _shape(shape: list[int] | None) -> str:
-    return "none" if shape is None else "x".join(map(str, shape))
+    return "none" if shape is None else format_shape(shape)
 
 
 def print_sweep(points: Sequence[SweepPoint], out: Console | None = None) -> None:

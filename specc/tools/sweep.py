@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from specc.compiler import compile_spec
-from specc.scaling.resolve import Selector
-from specc.spec.load import LoadedSpec
+from specc.build.driver import compile_spec
+from specc.lang.load import LoadedSpec
+from specc.scaling.selector import Selector
 
 MAX_POINTS = 1000
 CSV_FIELDS = (

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.backends.pytorch import code
-from specc.blocks.base import Code
+from specc.blocks.kind import Code
+from specc.emit.pytorch import code
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 

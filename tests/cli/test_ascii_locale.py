@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.textout import to_ascii
+from specc.emit.textout import to_ascii
 
 ROOT = Path(__file__).resolve().parents[2]
 B0 = str(ROOT / "specs" / "b0.yaml")

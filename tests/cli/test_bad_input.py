@@ -167,15 +167,15 @@ def test_missing_spec_file(tmp_path):
 
 def test_failed_write_leaves_no_half_written_folder(tmp_path, monkeypatch):
     import specc as api
-    import specc.output
+    import specc.build.folder
 
-    real = specc.output._write_files
+    real = specc.build.folder._write_files
 
     def fail(target, files):
         real(target, dict(list(files.items())[:2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(specc.output, "_write_files", fail)
+    monkeypatch.setattr(specc.build.folder, "_write_files", fail)
     with pytest.raises(api.SpecError, match="cannot write the output folder: No space left"):
         api.write(api.compile(B0), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import specc
-import specc.outlock
-import specc.output
-from specc.outlock import locked
-from specc.output import GENERATED, MANIFEST, recover, render
+import specc.build.folder
+import specc.build.lock
+from specc.build.folder import GENERATED, MANIFEST, recover
+from specc.build.lock import locked
+from specc.emit.files import render
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -57,7 +58,7 @@ def generated_state(folder: Path) -> dict[str, str]:
 
 
 def expected(files: dict[str, str]) -> dict[str, str]:
-    return {**files, MANIFEST: specc.output.manifest_text(files)}
+    return {**files, MANIFEST: specc.build.folder.manifest_text(files)}
 
 
 def test_rebuild_keeps_runs_and_user_files(tmp_path, builds):
@@ -72,18 +73,19 @@ def test_rebuild_keeps_runs_and_user_files(tmp_path, builds):
     assert not any(p.name.startswith(".specc-staging") for p in folder.iterdir())
 
 
-def test_a_folder_from_a_specc_without_manifests_rebuilds_safely(tmp_path, builds):
-    (arch0, files0), (arch1, files1) = builds
+def test_a_folder_without_a_manifest_is_not_specc_s(tmp_path, builds):
+    """Files named like specc's but not listed in a manifest are the user's: a build
+    refuses the folder and changes nothing."""
+    (arch0, files0), _ = builds
     folder = tmp_path / "out"
     folder.mkdir()
     for name, text in files0.items():
         (folder / name).write_text(text)
-    mine = user_files(folder)
-    stale = specc.write(arch0, folder, check=True)
-    assert stale.changed == [f"{folder / MANIFEST}: missing"]
-    specc.write(arch1, folder)
-    assert_kept(folder, mine)
-    assert generated_state(folder) == expected(files1)
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    for check in (True, False):
+        with pytest.raises(specc.SpecError, match="not a specc output"):
+            specc.write(arch0, folder, check=check)
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before
 
 
 def test_only_files_the_manifest_names_are_removed(tmp_path, builds):
@@ -187,22 +189,6 @@ def test_a_build_killed_at_any_step_leaves_one_complete_build(tmp_path, builds, 
     assert step > 5 and count[0] >= step - 1  # every step of the write was tried
 
 
-def test_the_hidden_copy_of_an_older_specc_is_recovered(tmp_path, builds):
-    (arch0, files0), _ = builds
-    old = tmp_path / ".out.old"  # killed between its two renames: no folder, only this
-    old.mkdir()
-    for name, text in files0.items():
-        (old / name).write_text(text)
-    (old / "notes.md").write_text("mine")
-    stale = tmp_path / ".out.ab12cd_3"  # an older specc's staging folder
-    stale.mkdir()
-    (stale / "model.py").write_text("half")
-    check = specc.write(arch0, tmp_path / "out", check=True)
-    assert check.changed == [f"{tmp_path / 'out' / MANIFEST}: missing"]
-    assert (tmp_path / "out" / "notes.md").read_text() == "mine"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-
 def test_concurrent_builds_take_turns_and_end_as_one_complete_build(tmp_path, builds):
     (arch0, files0), (arch1, files1) = builds
     folder = tmp_path / "out"
@@ -248,7 +234,7 @@ def test_concurrent_cli_builds_never_show_a_traceback(tmp_path):
 def test_a_build_that_cannot_get_the_lock_fails_with_a_message(tmp_path, builds, monkeypatch):
     (arch0, _), _ = builds
     folder = tmp_path / "out"
-    monkeypatch.setattr(specc.outlock, "WAIT_S", 0.2)
+    monkeypatch.setattr(specc.build.lock, "WAIT_S", 0.2)
     with (
         locked(tmp_path / ".out.lock"),
         pytest.raises(specc.SpecError, match=r"out: --out: another specc build is writing"),

@@ -12,8 +12,9 @@ from specc.cli import main
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime import export as export_module  # noqa: E402
-from specc.runtime.inference import load_model, randomize_batch_norm  # noqa: E402
+from specc.runtime.deploy import export as export_module  # noqa: E402
+from specc.runtime.deploy.inference import randomize_batch_norm  # noqa: E402
+from specc.runtime.model import load_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def trained_weights(tmp_path_factory):
 
     def make(folder):
         path = tmp_path_factory.mktemp("weights") / "weights.pt"
-        model = randomize_batch_norm(load_model(folder).model, seed=3)
+        model = randomize_batch_norm(load_model(folder).eval(), seed=3)
         torch.save(model.state_dict(), path)
         return path
 
@@ -70,7 +71,7 @@ def test_dynamic_batch_onnx_runs_at_any_batch(every_kind_folder, trained_weights
     result = _export(every_kind_folder, "--batch", "dynamic", "--weights", weights, "-o", out)
     assert result.exit_code == 0, result.output
     assert "dynamic batch, checked at 1, 3" in result.output
-    model = load_model(every_kind_folder, weights=weights).model
+    model = load_model(every_kind_folder, weights).eval()
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = torch.randn(5, 3, 40, 40)
     (logits,) = session.run(None, {"images": x.numpy()})
@@ -122,7 +123,9 @@ def test_bad_input(tmp_path, every_kind_folder):
     bad = tmp_path / "bad.pt"
     torch.save({"stem.conv.weight": torch.zeros(1)}, bad)
     result = _export(every_kind_folder, "--format", "exported-program", "--weights", bad)
-    assert result.exit_code == 1 and f"{bad}: does not fit this model" in result.output
+    source = every_kind_folder / "model.py"
+    assert result.exit_code == 1 and f"{bad} does not fit {source}" in result.output
+    assert "of another shape" in result.output and "Traceback" not in result.output
     result = _export(every_kind_folder, "--format", "exported-program", "-o", tmp_path / "no/x")
     assert result.exit_code == 1 and "no such folder" in result.output
     result = _export(every_kind_folder, "--format", "exported-program", "--opset", "18")
@@ -136,7 +139,7 @@ def test_bad_input(tmp_path, every_kind_folder):
 def test_python_api_and_training_checkpoint_weights(every_kind_folder, tmp_path):
     import specc
 
-    model = randomize_batch_norm(load_model(every_kind_folder).model, seed=5)
+    model = randomize_batch_norm(load_model(every_kind_folder).eval(), seed=5)
     checkpoint = tmp_path / "last.pt"
     torch.save({"format": 1, "model": model.state_dict(), "epoch": 3}, checkpoint)
     result = specc.export(every_kind_folder, "exported-program", weights=checkpoint, batch=2,

@@ -11,12 +11,12 @@ from specc.blocks.registry import KINDS
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime.inference import (  # noqa: E402
+from specc.runtime.deploy.inference import (  # noqa: E402
     count_macs,
     count_params,
-    load_model,
     randomize_batch_norm,
 )
+from specc.runtime.model import load_model  # noqa: E402
 
 EVERY_KIND = Path(__file__).resolve().parents[1] / "data" / "every_kind.yaml"
 
@@ -28,7 +28,7 @@ def test_the_test_network_has_every_block_kind():
 
 
 def test_fused_outputs_equal_unfused_for_every_kind_and_padding(every_kind_folder):
-    model = load_model(every_kind_folder).model
+    model = load_model(every_kind_folder).eval()
     randomize_batch_norm(model, seed=1)
     x = torch.randn(4, 3, 40, 40, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -52,7 +52,7 @@ def test_fused_outputs_equal_unfused_for_every_kind_and_padding(every_kind_folde
 
 def test_fused_counts_differ_from_the_ir_by_one_parameter_per_folded_channel(every_kind_folder):
     arch_params = specc.compile(EVERY_KIND).params
-    model = load_model(every_kind_folder).model
+    model = load_model(every_kind_folder).eval()
     # the norms of conv-norm-act parts (a ConvNeXt block's own norm stays)
     norms = sum(
         m.bn.num_features
@@ -67,7 +67,7 @@ def test_fused_counts_differ_from_the_ir_by_one_parameter_per_folded_channel(eve
 
 
 def test_fused_model_compiles_without_graph_breaks(every_kind_folder):
-    model = load_model(every_kind_folder, fuse=True).model
+    model = load_model(every_kind_folder, fuse=True)
     x = torch.randn(2, 3, 40, 40)
     explanation = torch._dynamo.explain(model)(x)
     assert explanation.graph_break_count == 0

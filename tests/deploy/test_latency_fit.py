@@ -14,9 +14,9 @@ from specc.tools.fit import fit
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime import latency as latency_module  # noqa: E402
-from specc.runtime.inference import count_params  # noqa: E402
-from specc.runtime.latency import LatencyCache, ModelLatency, Timing  # noqa: E402
+from specc.runtime.deploy import latency as latency_module  # noqa: E402
+from specc.runtime.deploy.inference import count_params  # noqa: E402
+from specc.runtime.deploy.latency import LatencyCache, ModelLatency, Timing  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.yaml"
 

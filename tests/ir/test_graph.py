@@ -6,10 +6,12 @@ import networkx as nx
 import pytest
 
 import specc
+from specc.build.lower import lower
+from specc.build.resolve import resolve
 from specc.ir.graph import GraphBuilder, Scope
-from specc.ir.lower import lower
+from specc.ir.nodes import Act, Add, Conv, Input
 from specc.passes.validate import validate
-from specc.scaling.resolve import Selector, resolve
+from specc.scaling.selector import Selector
 
 # torchvision's trainable parameter counts and the reference GMACs (conv + linear + SE).
 PRESETS = {
@@ -44,13 +46,13 @@ def test_graph_structure_of_b0(b0):
     graph = lower(resolve(b0, Selector()))
     assert nx.is_directed_acyclic_graph(graph)
     ops = nx.get_node_attributes(graph, "op")
-    assert sum(op == "add" for op in ops.values()) == 9  # 16 blocks, 7 change shape
+    assert sum(isinstance(op, Add) for op in ops.values()) == 9  # 16 blocks, 7 change shape
     # The first block of stage 1 changes shape, so it has no add; its output is the norm.
     assert graph.nodes["stages.1.1.add"]["inputs"] == (
         "stages.1.1.drop_path",
         "stages.1.0.project.bn",
     )
-    assert graph.nodes["stages.1.0.depthwise.conv"]["attrs"]["groups"] == 96
+    assert graph.nodes["stages.1.0.depthwise.conv"]["op"].groups == 96
     assert "stages.0.0.expand.conv" not in graph  # expansion 1: no expansion conv
     assert graph.nodes["classifier"]["shape"] == (1000,)
     scope = graph.nodes["stages.3.2.se.reduce"]["scope"]
@@ -60,9 +62,9 @@ def test_graph_structure_of_b0(b0):
 def test_same_padding_is_asymmetric_at_stride_2(b0):
     loaded = specc.load(b0.file, ["defaults.padding=same"])
     graph = lower(resolve(loaded, Selector()))
-    assert graph.nodes["stem.conv"]["attrs"]["padding"] == (0, 1, 0, 1)
-    assert graph.nodes["stages.2.0.depthwise.conv"]["attrs"]["padding"] == (1, 2, 1, 2)
-    assert graph.nodes["stages.2.1.depthwise.conv"]["attrs"]["padding"] == (2, 2, 2, 2)
+    assert graph.nodes["stem.conv"]["op"].padding == (0, 1, 0, 1)
+    assert graph.nodes["stages.2.0.depthwise.conv"]["op"].padding == (1, 2, 1, 2)
+    assert graph.nodes["stages.2.1.depthwise.conv"]["op"].padding == (2, 2, 2, 2)
     assert graph.nodes["stem.conv"]["shape"] == (32, 112, 112)
 
 
@@ -86,14 +88,15 @@ def test_analysis_sums_per_stage_and_block(b0):
 def _tiny_graph() -> GraphBuilder:
     builder = GraphBuilder()
     scope = Scope("stage", 0, 0, "test")
-    builder.add("input", "input", [], Scope("input"), shape=(8, 4, 4))
-    conv = {"kernel": 3, "groups": 1, "padding": (1, 1, 1, 1), "bias": False}
-    builder.add("a", "conv", ["input"], scope, in_channels=8, out_channels=16, stride=2, **conv)
-    builder.add("b", "conv", ["a"], scope, in_channels=8, out_channels=16, stride=1, **conv)
-    builder.add("sum", "add", ["b", "input"], scope)  # 16x2x2 + 8x4x4: mismatch
-    builder.add("orphan", "act", ["a"], scope, fn="relu")  # leads nowhere
-    valid = {**conv, "padding": (0, 0, 0, 0)}  # 2x2 input, 3x3 kernel, no padding: collapses
-    builder.add("out", "conv", ["sum"], scope, in_channels=16, out_channels=0, stride=1, **valid)
+    builder.add("input", Input((8, 4, 4)), [], Scope("input"))
+    pad = (1, 1, 1, 1)
+    builder.add("a", Conv(8, 16, 3, stride=2, groups=1, padding=pad, bias=False), ["input"], scope)
+    builder.add("b", Conv(8, 16, 3, stride=1, groups=1, padding=pad, bias=False), ["a"], scope)
+    builder.add("sum", Add(), ["b", "input"], scope)  # 16x2x2 + 8x4x4: mismatch
+    builder.add("orphan", Act("relu"), ["a"], scope)  # leads nowhere
+    # 2x2 input, 3x3 kernel, no padding: collapses
+    collapse = Conv(16, 0, 3, stride=1, groups=1, padding=(0, 0, 0, 0), bias=False)
+    builder.add("out", collapse, ["sum"], scope)
     builder.graph.graph.update(input="input", output="out")
     return builder
 
@@ -113,7 +116,7 @@ def test_validation_finds_cycles_and_unreachable_nodes():
     builder.graph.add_edge("out", "a")
     assert any("cycle" in p.message for p in validate(builder.graph))
     builder = _tiny_graph()
-    builder.add("island", "input", [], Scope("input"), shape=(1, 1, 1))
+    builder.add("island", Input((1, 1, 1)), [], Scope("input"))
     assert ("island", "unreachable from the input") in {
         (p.node, p.message) for p in validate(builder.graph)
     }
@@ -125,13 +128,13 @@ def test_valid_networks_have_no_problems(b0):
 
 
 def test_graph_problems_become_located_diagnostics(b0, monkeypatch):
-    import specc.compiler
+    import specc.build.driver
     from specc.passes.validate import Problem
 
     def broken(graph):
         return [Problem("stages.2.1.add", "shape mismatch"), Problem("head.conv", "too wide")]
 
-    monkeypatch.setattr(specc.compiler, "validate", broken)
+    monkeypatch.setattr(specc.build.driver, "validate", broken)
     with pytest.raises(specc.SpecError) as excinfo:
         specc.compile(b0)
     stage_line = b0.locate("stages", 2).line

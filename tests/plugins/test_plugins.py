@@ -149,6 +149,18 @@ def test_unknown_kind_stays_a_located_did_you_mean(tmp_path):
 _BROKEN = {
     "ghost_import": ("import specc_no_such_dependency\n", None),
     "ghost_not_kind": ("KIND = 'a string'\n", None),
+    # A kind written against contract v1 (specc 0.1's `specc.blocks.base`).
+    "ghost_v1": ("from specc.blocks.base import BlockKind, ResolvedBlock\nKIND = None\n", None),
+    # A v1-shaped record that imports nothing specc moved: refused by its shape.
+    "ghost_v1_shape": (
+        "class Kind:\n"
+        "    name = 'ghost_v1_shape'\n"
+        "    def resolve(self, *a): return {}\n"
+        "    def arguments(self, *a): return []\n"
+        "    requires = ('conv.py.j2',)\n"
+        "KIND = Kind()\n",
+        None,
+    ),
     "ghost_literal": (
         "import dataclasses, specc_ghostnet\n"
         "KIND = dataclasses.replace(specc_ghostnet.KIND, name='ghost_literal')\n",
@@ -170,8 +182,9 @@ _BROKEN = {
         "import dataclasses, typing, specc_ghostnet\n"
         "class Stage(specc_ghostnet.GhostStage):\n"
         "    block: typing.Literal['ghost_path']\n"
+        "emitter = dataclasses.replace(specc_ghostnet.KIND.emitter, template='../secret.j2')\n"
         "KIND = dataclasses.replace(\n"
-        "    specc_ghostnet.KIND, name='ghost_path', schema=Stage, template='../secret.j2'\n"
+        "    specc_ghostnet.KIND, name='ghost_path', schema=Stage, emitter=emitter\n"
         ")\n",
         None,
     ),
@@ -185,9 +198,12 @@ _MESSAGES = {
     "ghost_import": "importing it failed: ModuleNotFoundError: No module named "
     "'specc_no_such_dependency'",
     "ghost_not_kind": "it gives a str, not a specc BlockKind",
+    "ghost_v1": "No module named 'specc.blocks.base'): it is written against specc's plugin "
+    "contract v1",
+    "ghost_v1_shape": "this specc takes contract v2 (specc.blocks.kind.BlockKind",
     "ghost_literal": "its schema's `block` field must be Literal['ghost_literal'], found 'ghost'",
-    "ghost_template": "template 'ghost.py.j2' not found in",
-    "ghost_schema": "its schema must be a subclass of specc.blocks.base.StageBase",
+    "ghost_template": "its template 'ghost.py.j2' must be in",
+    "ghost_schema": "its schema must be a subclass of specc.blocks.kind.StageBase",
     "ghost_path": "template '../secret.j2' must be a plain file name",
 }
 

@@ -13,8 +13,9 @@ pytest.importorskip("torchvision")
 from PIL import Image  # noqa: E402
 
 import specc  # noqa: E402
-from specc.runtime.config import load_config  # noqa: E402
-from specc.runtime.data import DataError, ImageFolderSet, transforms  # noqa: E402
+from specc.diagnostics import UserError  # noqa: E402
+from specc.runtime.train.config import load_config  # noqa: E402
+from specc.runtime.train.data import ImageFolderSet, transforms  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.yaml"
 
@@ -47,7 +48,7 @@ def test_images_decode_to_the_models_channels_whatever_the_file_holds(tmp_path, 
 
 def test_other_channel_counts_are_refused_for_image_files(tmp_path):
     (tmp_path / "data" / "a").mkdir(parents=True)
-    with pytest.raises(DataError, match="decode to 1 \\(grayscale\\), 3 \\(RGB\\) or 4"):
+    with pytest.raises(UserError, match="decode to 1 \\(grayscale\\), 3 \\(RGB\\) or 4"):
         ImageFolderSet(tmp_path / "data", None, 32, 2)
 
 

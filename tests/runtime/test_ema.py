@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime.ema import ModelEma  # noqa: E402
+from specc.runtime.train.ema import ModelEma  # noqa: E402
 
 
 def small_net():

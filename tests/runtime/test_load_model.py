@@ -9,7 +9,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import specc  # noqa: E402
-from specc.runtime.weights import WeightImportError  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.yaml"
 
@@ -27,11 +26,11 @@ def test_load_model_imports_a_hyphenated_folder_with_its_weights(tmp_path):
 
 
 def test_load_model_errors_name_the_problem(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"no model\.py"):
+    with pytest.raises(specc.UserError, match=r"no model\.py"):
         specc.load_model(tmp_path)
     folder = tmp_path / "tiny"
     specc.write(specc.compile(TINY), folder)
     other = specc.instantiate(specc.compile(TINY, overrides=["head.channels=48"]))
     torch.save(other.state_dict(), tmp_path / "other.pt")
-    with pytest.raises(WeightImportError, match="does not fit"):
+    with pytest.raises(specc.UserError, match="does not fit"):
         specc.load_model(folder, weights=tmp_path / "other.pt")

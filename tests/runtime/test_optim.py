@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime.optim import RMSpropTF, param_groups  # noqa: E402
+from specc.runtime.train.optim import RMSpropTF, param_groups  # noqa: E402
 
 LR, DECAY, MOMENTUM, EPS = 0.1, 0.9, 0.9, 1e-3
 START = [1.0, -1.0]

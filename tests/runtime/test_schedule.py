@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from specc.runtime.schedule import WarmupExponential, learning_rate, scaled_lr  # noqa: E402
+from specc.runtime.train.schedule import WarmupExponential, learning_rate, scaled_lr  # noqa: E402
 
 BASE = 0.256
 # 100 steps an epoch: warm-up ends at step 500, a decay period is 2.4 * 100 = 240 steps.
@@ -138,7 +138,7 @@ def test_scheduler_refuses_bad_arguments_at_construction():
 
 
 def test_cosine_warms_up_then_falls_to_min_lr_at_the_last_step():
-    from specc.runtime.schedule import WarmupCosine, cosine_rate
+    from specc.runtime.train.schedule import WarmupCosine, cosine_rate
 
     kwargs = {"base_lr": 1.0, "steps_per_epoch": 10, "total_steps": 110, "warmup_epochs": 1}
     assert cosine_rate(5, **kwargs) == pytest.approx(0.5)

@@ -19,7 +19,7 @@ from test_trainer import TINY, flat, image_folder  # noqa: E402
 
 import specc  # noqa: E402
 from specc.cli import main  # noqa: E402
-from specc.runtime import trainer  # noqa: E402
+from specc.runtime.train import trainer  # noqa: E402
 
 
 @pytest.fixture
@@ -91,8 +91,9 @@ def test_rates_and_channels_of_train_yaml_reach_the_generated_model(tmp_path, mo
 def test_a_constructor_without_the_arguments_refuses_other_values():
     """A model.py from before the timm-style constructor: a value it cannot take is refused,
     naming the rebuild that would give it."""
-    from specc.runtime.config import TrainConfig
-    from specc.runtime.preflight import PreflightError, constructor_kwargs
+    from specc.diagnostics import UserError
+    from specc.runtime.train.config import TrainConfig
+    from specc.runtime.train.preflight import constructor_kwargs
 
     class Old:
         def __init__(self, num_classes=1000):
@@ -103,7 +104,7 @@ def test_a_constructor_without_the_arguments_refuses_other_values():
         "drop_path": 0.1, "spec": {"name": "n", "sha256": "0", "selector": "phi0"},
         "built": {"num_classes": 5, "in_chans": 3, "img_size": 32, "drop": 0.1, "drop_path": 0.1},
     })  # fmt: skip
-    with pytest.raises(PreflightError) as excinfo:
+    with pytest.raises(UserError) as excinfo:
         constructor_kwargs(Old, cfg, "model.py")
     message = str(excinfo.value)
     assert "train.yaml sets drop: 0.3, but model.py was built with 0.1" in message
@@ -112,8 +113,8 @@ def test_a_constructor_without_the_arguments_refuses_other_values():
 
 
 def test_a_constructor_that_takes_the_rates_gets_them():
-    from specc.runtime.config import Built, TrainConfig
-    from specc.runtime.preflight import constructor_kwargs
+    from specc.runtime.train.config import Built, TrainConfig
+    from specc.runtime.train.preflight import constructor_kwargs
 
     class Net:
         def __init__(self, num_classes=1000, in_chans=3, drop_rate=0.0, drop_path_rate=0.0):

@@ -176,7 +176,7 @@ def test_torchrun_two_ranks_hold_identical_weights(tmp_path, model_dir):
 
 
 def test_out_of_memory_names_the_batch_size_to_try(tmp_path, model_dir, monkeypatch):
-    from specc.runtime import trainer
+    from specc.runtime.train import trainer
 
     def out_of_memory(self, inputs, labels):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
 import specc  # noqa: E402
+from specc.diagnostics import UserError  # noqa: E402
 from specc.runtime.weights import (  # noqa: E402
-    WeightImportError,
     import_checkpoint,
     import_weights,
     map_state_dict,
@@ -82,7 +82,7 @@ def test_another_architecture_is_refused_and_nothing_written(tmp_path):
     assert result.exit_code == 1
     assert "different architectures" in result.output or "does not fit" in result.output
     assert "Traceback" not in result.output
-    from specc.output import MANIFEST
+    from specc.build.folder import MANIFEST
 
     hidden = [p for p in folder.iterdir() if p.name.startswith(".") and p.name != MANIFEST]
     written = [p.name for p in folder.iterdir() if p.suffix == ".pt"] + [p.name for p in hidden]
@@ -92,9 +92,9 @@ def test_another_architecture_is_refused_and_nothing_written(tmp_path):
 def test_mismatch_report_names_both_sides():
     source = {"a.weight": torch.zeros(8, 3, 3, 3), "a.bias": torch.zeros(8)}
     target = {"x.weight": torch.zeros(16, 3, 3, 3), "x.bias": torch.zeros(16)}
-    with pytest.raises(WeightImportError) as excinfo:
+    with pytest.raises(UserError) as excinfo:
         map_state_dict(source, target)
-    assert excinfo.value.problems[0] == (
+    assert excinfo.value.details[0] == (
         "tensor 0: checkpoint a.weight (8, 3, 3, 3) does not fit x.weight (16, 3, 3, 3)"
     )
 
@@ -115,7 +115,7 @@ def test_unreadable_checkpoint(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     folder = tmp_path / "m"
     specc.write(specc.compile(SPECS / "resnet18.yaml"), folder)
-    with pytest.raises(WeightImportError, match="not a loadable checkpoint"):
+    with pytest.raises(UserError, match="not a loadable checkpoint"):
         import_checkpoint(bad, folder)
 
 
@@ -195,7 +195,7 @@ def test_a_classifier_of_another_size_stays_fresh_and_the_rest_is_imported():
     assert torch.equal(model.classifier.weight, fresh["classifier.weight"])
     assert report.fresh == ("classifier.weight", "classifier.bias")
     assert report.tensors == 2
-    with pytest.raises(WeightImportError, match=r"classifier\.weight"):
+    with pytest.raises(UserError, match=r"classifier\.weight"):
         import_weights(model, source, fine_tune=False)
 
 
@@ -219,9 +219,9 @@ def test_mismatches_outside_the_classifier_and_stem_are_refused():
               "fc.weight": torch.randn(10, 16)}  # fmt: skip
     target = {"stem.weight": torch.zeros(8, 3, 3, 3), "mid.weight": torch.zeros(16, 8, 5, 5),
               "classifier.weight": torch.zeros(5, 16)}  # fmt: skip
-    with pytest.raises(WeightImportError) as excinfo:
+    with pytest.raises(UserError) as excinfo:
         map_state_dict(source, target)
-    assert excinfo.value.problems == [
+    assert excinfo.value.details == [
         "tensor 1: checkpoint b.weight (16, 8, 3, 3) does not fit mid.weight (16, 8, 5, 5)"
     ]
 

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 import specc
+from specc.build.resolve import resolve
 from specc.cli import main
 from specc.diagnostics import SpecError
-from specc.scaling.resolve import Selector, resolve
-from specc.spec.load import loads
+from specc.lang.load import loads
+from specc.scaling.selector import Selector
 
 SPEC = """\
 format: 1
@@ -32,7 +33,7 @@ def compile_text(text: str, selector: Selector | None = None, overrides=()):
 
 def test_expand_2_3_on_200_is_459_with_a_located_warning_under_float():
     resolved = compile_text(SPEC)
-    assert resolved.blocks[0].extra["expanded"] == 459
+    assert resolved.blocks[0].expanded == 459
     [warning] = resolved.warnings
     assert str(warning.location) == "spec.yaml:5:21"  # the `expand` key
     assert warning.path == "stages[0].expand"
@@ -41,7 +42,7 @@ def test_expand_2_3_on_200_is_459_with_a_located_warning_under_float():
 
 def test_expand_2_3_on_200_is_460_under_decimal_without_warning():
     resolved = compile_text(SPEC.replace("arithmetic: float", "arithmetic: decimal"))
-    assert resolved.blocks[0].extra["expanded"] == 460
+    assert resolved.blocks[0].expanded == 460
     assert resolved.warnings == ()
 
 

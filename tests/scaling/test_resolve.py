@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import specc
-from specc.scaling.resolve import Selector, resolve
+from specc.build.resolve import resolve
+from specc.scaling.selector import Selector
 
 # ../shared/reference/efficientnet-facts.md: stem, stage channels, repeats, head.
 PRESETS = {
@@ -74,10 +75,10 @@ def test_drop_path_grows_linearly_over_all_blocks(b0):
 
 def test_expansion_and_squeeze_widths_follow_the_rules(b0):
     block = resolve(b0, Selector()).stages[1].blocks[0]  # 16 -> 24, expand 6
-    assert (block.extra["expanded"], block.extra["squeeze"]) == (96, 4)
+    assert (block.expanded, block.se.squeeze) == (96, 4)
     expanded_se = specc.load(b0.file, ["scaling.se.base=expanded"])
     block = resolve(expanded_se, Selector()).stages[1].blocks[0]
-    assert block.extra["squeeze"] == 24
+    assert block.se.squeeze == 24
 
 
 def test_head_rule_multiple_of_last(b0):

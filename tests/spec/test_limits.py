@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.spec.load import loads
-from specc.spec.source import MAX_BYTES, MAX_DEPTH, MAX_VALUES
+from specc.lang.load import loads
+from specc.lang.source import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 
 B0 = Path(__file__).resolve().parents[2] / "specs" / "b0.yaml"
 
@@ -166,7 +166,7 @@ def test_a_max_pool_padding_over_half_its_kernel_is_refused(pool, message):
 
 
 def test_a_redumped_spec_keeps_exponent_floats_as_numbers():
-    from specc.spec.edit import set_scalars
+    from specc.lang.edit import set_scalars
 
     text = B0.read_text().replace("eps: 1.0e-3", "eps: 1e-3")
     edited, kept = set_scalars(text, {("scaling", "coefficients", "new_key"): 1})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import specc
-from specc.spec.load import loads, parse_override_path
+from specc.lang.load import loads, parse_override_path
 
 
 def errors(excinfo: pytest.ExceptionInfo[specc.SpecError]) -> list[str]:
@@ -137,7 +137,7 @@ def test_malformed_override_paths(text):
 
 def test_schema_lists_block_kinds_from_the_registry():
     from specc.blocks.registry import KINDS
-    from specc.spec.schema import Spec
+    from specc.lang.schema import Spec
 
     schema = Spec.model_json_schema()
     consts = {

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import specc
-from specc.spec.load import loads
+from specc.lang.load import loads
 
 HOSTILE = {
     "trailing newline": "tiny\n",

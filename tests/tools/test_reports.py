@@ -15,8 +15,8 @@ import pydot
 import pytest
 
 import specc
-from specc.backends.graph_export import to_dot, to_node_link
-from specc.backends.markdown import layers_markdown, report_markdown
+from specc.emit.graph import to_dot, to_node_link
+from specc.emit.markdown import layers_markdown, report_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 B0 = ROOT / "specs" / "b0.yaml"

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from specc.architecture import Architecture
-from specc.compiler import compile_spec
-from specc.scaling.resolve import Selector
-from specc.spec.load import LoadedSpec
+from specc.build.architecture import Architecture
+from specc.build.driver import compile_spec
+from specc.lang.load import LoadedSpec
+from specc.scaling.selector import Selector
 
 COEFFICIENTS = ("depth", "width", "resolution")
 

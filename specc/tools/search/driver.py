@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specc.spec.load import LoadedSpec
+from specc.lang.load import LoadedSpec
 from specc.tools.search.candidates import Result
 from specc.tools.search.evaluators import Job
 from specc.tools.search.executors import Executor

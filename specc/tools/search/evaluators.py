@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeGuard
 
-from specc.output import write
-from specc.spec.load import LoadedSpec
+from specc.build.folder import write
+from specc.emit.files import render
+from specc.lang.load import LoadedSpec
 from specc.tools.search.candidates import Result, build
 
 Report = Callable[[int, float], None]  # (epoch, validation score) as each epoch ends
@@ -83,7 +84,7 @@ class TrainEvaluator:
     def __call__(self, job: Job, report: Report | None, stop: StopCheck | None) -> Result:
         started = time.monotonic()
         model = job.folder / "model"
-        write(build(job.loaded, job.row.candidate), model)
+        write(render(build(job.loaded, job.row.candidate)), model)
         run = _fresh(job.folder / "run")
         argv = train_command(model / "train.yaml", self.data, run, self.epochs, job.gpus)
         seen: list[dict[str, Any]] = []
@@ -170,7 +171,7 @@ class CommandEvaluator:
     def __call__(self, job: Job, report: Report | None, stop: StopCheck | None) -> Result:
         started = time.monotonic()
         arch = build(job.loaded, job.row.candidate)
-        write(arch, job.folder / "model")
+        write(render(arch), job.folder / "model")
         config = job.folder / "config.json"
         r = job.row
         config.write_text(json.dumps({

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from specc.diagnostics import UserError
 from specc.tools.search.candidates import Result
 from specc.tools.search.evaluators import Evaluator, Job
 
@@ -133,10 +134,6 @@ def _drain(source: Any) -> list[EpochReport]:
 # --- Ray -----------------------------------------------------------------------------------
 
 
-class RayUnavailable(Exception):
-    """Ray is not installed or cannot be reached; the message says what to do."""
-
-
 def _ray_task(evaluator: Evaluator, job: Job, reports: Any) -> Result:
     """Runs on a Ray worker; Ray has set CUDA_VISIBLE_DEVICES to the task's GPUs."""
     key = job.row.key
@@ -168,14 +165,14 @@ class RayExecutor:
             import ray
             from ray.util.queue import Queue
         except ImportError:
-            raise RayUnavailable("--executor ray needs Ray: pip install 'specc[ray]'") from None
+            raise UserError("--executor ray needs Ray: pip install 'specc[ray]'") from None
         self.ray, self.evaluator, self.on_submit = ray, evaluator, on_submit
         self.owned = not ray.is_initialized()
         if self.owned:
             try:
                 ray.init(address=address, log_to_driver=False, include_dashboard=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise RayUnavailable(f"cannot reach a Ray cluster at {address}: {exc}") from None
+                raise UserError(f"cannot reach a Ray cluster at {address}: {exc}") from None
         self.cpus = max(1, round(cpus))
         if gpus is None:  # one per task where the cluster has GPUs
             resources = ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]

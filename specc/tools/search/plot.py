@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from specc.diagnostics import UserError
 from specc.tools.search.candidates import Result
 from specc.tools.search.results import pareto_front
-
-
-class PlotUnavailable(Exception):
-    """matplotlib is not installed."""
 
 
 def plot(rows: list[Result], path: Path, *, metric: str, title: str, minimize: bool = False) -> int:
@@ -22,7 +19,7 @@ def plot(rows: list[Result], path: Path, *, metric: str, title: str, minimize: b
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PlotUnavailable("--plot needs matplotlib: pip install 'specc[plot]'") from None
+        raise UserError("--plot needs matplotlib: pip install 'specc[plot]'") from None
     points = [r for r in rows if r.status in ("ok", "duplicate") and r.metric is not None]
     front = pareto_front(points, minimize=minimize)
     on_front = {r.key for r in front}

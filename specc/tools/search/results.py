@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from specc.diagnostics import Diagnostic, Location, SpecError
-from specc.spec.load import LoadedSpec
+from specc.lang.load import LoadedSpec
 from specc.tools.search.candidates import FIELDS, Result
 
 _INTS = ("resolution", "params", "macs")
@@ -125,7 +125,7 @@ def pareto_front(rows: list[Result], minimize: bool = False) -> list[Result]:
 
 def write_spec_with(loaded: LoadedSpec, result: Result, path: Path) -> bool:
     """Write a copy of the spec with `result`'s coefficients; True when comments survived."""
-    from specc.spec.edit import set_scalars
+    from specc.lang.edit import set_scalars
 
     text = Path(loaded.file).read_text(encoding="utf-8")
     values: dict[tuple[str | int, ...], float] = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-from specc.spec.load import LoadedSpec
+from specc.lang.load import LoadedSpec
 from specc.tools.search.candidates import Candidate, Result, measure
 
 

@@ -1,0 +1,1 @@
+"""Block kind `basic`: the ResNet basic block (see `schema`)."""

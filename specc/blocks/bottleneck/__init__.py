@@ -1,0 +1,1 @@
+"""Block kind `bottleneck`: the ResNet v1.5 bottleneck (see `schema`)."""

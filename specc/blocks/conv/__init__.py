@@ -1,0 +1,1 @@
+"""Block kind `conv`: a conv-norm-act stage block (see `schema`)."""

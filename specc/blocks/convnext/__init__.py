@@ -1,0 +1,1 @@
+"""Block kind `convnext`: the ConvNeXt block (see `schema`)."""

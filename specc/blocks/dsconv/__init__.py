@@ -1,0 +1,1 @@
+"""Block kind `dsconv`: depthwise-separable convolution (see `schema`)."""

@@ -1,0 +1,1 @@
+"""Block kind `fused_mbconv`: EfficientNetV2's fused inverted residual (see `schema`)."""

@@ -1,0 +1,1 @@
+"""Block kind `mbconv`: the inverted residual block (see `schema`)."""

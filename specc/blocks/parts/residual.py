@@ -1,0 +1,59 @@
+"""The residual part: the join (drop path on the branch, add, optional activation) and
+ResNet's shortcut (identity, or a strided 1x1 projection).
+
+Node names follow the generated classes: `<block>.drop_path`, `<block>.add`, `<block>.act`,
+`<block>.shortcut`.
+"""
+
+from __future__ import annotations
+
+from specc.blocks.kind import Argument, BlockPlan, LowerContext
+from specc.blocks.parts.arguments import drop_path_argument
+from specc.blocks.parts.conv_norm_act import conv_norm_act
+from specc.ir.graph import GraphBuilder, Scope
+from specc.ir.nodes import Act, Add, DropPath
+
+
+def residual_join(
+    builder: GraphBuilder,
+    prefix: str,
+    branch: str,
+    shortcut: str,
+    scope: Scope,
+    *,
+    drop_path: float,
+    activation: str | None = None,
+) -> str:
+    """drop path on `branch`, + `shortcut`, then `activation` (ResNet) if given."""
+    out = builder.add(f"{prefix}.drop_path", DropPath(drop_path), [branch], scope)
+    out = builder.add(f"{prefix}.add", Add(), [out, shortcut], scope)
+    if activation is not None:
+        out = builder.add(f"{prefix}.act", Act(activation), [out], scope)
+    return out
+
+
+def needs_projection(mode: str, in_channels: int, out_channels: int, stride: int) -> bool:
+    """ResNet's rule: project (strided 1x1 conv + norm) when the shape changes; `identity`
+    and `projection` force either way."""
+    if mode == "auto":
+        return stride != 1 or in_channels != out_channels
+    return mode == "projection"
+
+
+def lower_shortcut(
+    builder: GraphBuilder, plan: BlockPlan, projection: bool, x: str, scope: Scope,
+    ctx: LowerContext,
+) -> str:  # fmt: skip
+    """The shortcut branch: `x` itself, or `<block>.shortcut` (strided 1x1 conv, norm)."""
+    if not projection:
+        return x
+    return conv_norm_act(
+        builder, f"{plan.name}.shortcut", x, scope, out_channels=plan.out_channels, kernel=1,
+        stride=plan.stride, groups=1, activation=None, ctx=ctx,
+    )  # fmt: skip
+
+
+def shortcut_arguments(plan: BlockPlan, projection: bool) -> list[Argument]:
+    """`projection=True` (only when it applies) and `drop_path=` for ResNet blocks."""
+    args: list[Argument] = [("projection", True)] if projection else []
+    return [*args, drop_path_argument(plan)]

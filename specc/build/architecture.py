@@ -1,0 +1,139 @@
+"""Architecture: a resolved spec, its validated graph and the analysis, as one value.
+
+This is what every emitter reads; `architecture.json` serialises it (`specc.build.record`,
+one schema), so other tools can work from a generated folder without the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from specc.build import record
+from specc.build.resolve import ResolvedSpec
+from specc.diagnostics import Diagnostic
+from specc.ir import pprint
+from specc.passes.analyse import Analysis
+
+
+@dataclass(frozen=True)
+class PresetSummary:
+    """The preset nearest to a phi build, with its own numbers, for comparison."""
+
+    name: str
+    depth: float
+    width: float
+    resolution: int
+    params: int
+    macs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "depth": self.depth,
+            "width": self.width,
+            "resolution": self.resolution,
+            "params": self.params,
+            "macs": self.macs,
+        }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A feature map a detector would tap: the last trunk module at each reduction."""
+
+    module: str  # "stem", "stem_conv" (before a stem pool), or the last block of a stage
+    stage: int | None  # the stage it ends, None for the stem
+    reduction: int
+    shape: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return self.module.replace("_", " ") if self.stage is None else f"stage {self.stage}"
+
+
+@dataclass
+class Architecture:
+    resolved: ResolvedSpec
+    graph: nx.DiGraph
+    analysis: Analysis
+    nearest_preset: PresetSummary | None = None
+    # Warnings of every step (see specc.diagnostics); printed by the CLI, not serialised.
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.resolved.name
+
+    @property
+    def label(self) -> str:
+        """The generated folder's name: `<spec name>-<selector label>`."""
+        return f"{self.resolved.name}-{self.resolved.selector.label}"
+
+    @property
+    def params(self) -> int:
+        return self.analysis.total.params
+
+    @property
+    def macs(self) -> int:
+        return self.analysis.total.macs
+
+    def shape_of(self, module: str) -> tuple[int, ...]:
+        """Output shape of a module path (`stem`, `stages.2.1`, `head`)."""
+        node = self.graph.graph["outputs"][module]
+        shape: tuple[int, ...] = self.graph.nodes[node]["shape"]
+        return shape
+
+    @property
+    def classifier_features(self) -> int:
+        """Width of the features the classifier reads (after the hidden layer, if any)."""
+        shape: tuple[int, ...] = self.graph.nodes["dropout"]["shape"]
+        return shape[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        shape: tuple[int, ...] = self.graph.nodes["input"]["shape"]
+        return shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        shape: tuple[int, ...] = self.graph.nodes[self.graph.graph["output"]]["shape"]
+        return shape
+
+    def endpoints(self) -> list[Endpoint]:
+        """The last trunk module at each reduction > 1: the stem conv (also where a stem
+        pool follows it, as timm's `features_only` taps a ResNet at stride 2), the stem, the
+        stages."""
+        r = self.resolved
+        trunk: list[tuple[str, int | None, int]] = [("stem", None, r.stem.stride)]
+        if r.stem.pool is not None:
+            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool[1])]
+        trunk += [(stage.blocks[-1].name, stage.index, stage.stride) for stage in r.stages]
+        reduction = 1
+        last_at: dict[int, Endpoint] = {}
+        for module, stage, stride in trunk:
+            reduction *= stride
+            last_at[reduction] = Endpoint(module, stage, reduction, self.shape_of(module))
+        return [last_at[key] for key in sorted(last_at) if key > 1]
+
+    def ir_text(self) -> str:
+        """The IR as stable text (`specc show --ir`; see `specc.ir.pprint`)."""
+        labels = {stage.index: stage.label for stage in self.resolved.stages}
+        return pprint.dump(self.graph, labels.__getitem__)
+
+    # architecture.json and its parts: one schema, written by `specc.build.record`.
+
+    def stage_rows(self) -> list[dict[str, Any]]:
+        return record.stage_rows(self)
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        return record.layer_rows(self)
+
+    def totals(self) -> dict[str, int]:
+        return record.totals(self)
+
+    def to_dict(self, *, layers: bool = True) -> dict[str, Any]:
+        """architecture.json; `layers=False` leaves out the per-layer list (and its cost)."""
+        return record.record(self, layers=layers)

@@ -1,0 +1,371 @@
+"""Apply a selector (phi or a preset) to a spec: every stage resolved to concrete integers.
+
+phi mode (compound scaling, Eq. 3 of the paper): depth alpha^phi, width beta^phi,
+resolution base * gamma^phi, each rounded by the spec's rules. Preset mode: the preset's
+own width and depth multipliers and its exact resolution, with the same rounding. The
+two are different things ("phi = 6" is not B6) and stay labelled as such.
+
+The result, `ResolvedSpec`, is a plain value: testable without a graph, and the only
+input of lowering. A size guard refuses absurdly large models before anything is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
+from specc.blocks.parts.conv_norm_act import LayerPlan
+from specc.blocks.registry import KINDS
+from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.lang.load import LoadedSpec
+from specc.lang.schema import ConvLayer, Defaults, Spec
+from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
+from specc.scaling.depth import divergence_warnings, stage_repeats
+from specc.scaling.rounding import round_resolution
+from specc.scaling.selector import Selector
+from specc.scaling.widths import Widths
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    depth: float
+    width: float
+    resolution: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"depth": self.depth, "width": self.width, "resolution": self.resolution}
+
+
+@dataclass(frozen=True)
+class ResolvedStage:
+    """One stage: its common numbers, its table columns and its blocks' plans (each of its
+    kind's plan type)."""
+
+    index: int
+    kind: str
+    label: str  # e.g. "mbconv6 k5 se0.25"
+    kernel: KernelSize
+    stride: int
+    in_channels: int
+    out_channels: int
+    repeats: int
+    columns: StageColumns  # the kind's extra table columns (expansion, SE ratio)
+    blocks: tuple[BlockPlan, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What counts as absurdly large; `--allow-large` lifts it.
+
+    About 4x EfficientNet-L2 (480 M parameters, 476 GMACs at 800 px), the largest model of
+    the family ever trained; phi = 14 with the B0 spec is past it (878 M, 3.5 TMACs)."""
+
+    max_blocks: int = 1000
+    max_channels: int = 65536
+    max_resolution: int = 8192
+    max_params: int = 2_000_000_000
+    max_macs: int = 2_000_000_000_000
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    name: str
+    class_name: str
+    file: str
+    spec_hash: str
+    selector: Selector
+    multipliers: Multipliers
+    resolution: int
+    in_channels: int
+    num_classes: int
+    stem: LayerPlan
+    stages: tuple[ResolvedStage, ...]
+    head: LayerPlan | None
+    dropout: float
+    drop_path: float
+    defaults: Defaults
+    pool_norm: bool = False  # the spec's norm on the pooled features
+    hidden: tuple[int, str] | None = None  # (width, activation) of a layer before the classifier
+    drop_path_denominator: int = 1  # block i gets drop_path * i / this
+    rules: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
+    training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
+    # Float/exact divergences under `arithmetic: float`, located; show and build print them.
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def blocks(self) -> list[BlockPlan]:
+        return [block for stage in self.stages for block in stage.blocks]
+
+
+def resolve(
+    loaded: LoadedSpec, selector: Selector, limits: Limits | None = Limits()
+) -> ResolvedSpec:
+    """Resolve `loaded` under `selector`; `limits=None` builds whatever size results.
+
+    Under float arithmetic, values that exact arithmetic would round otherwise come back
+    as `ResolvedSpec.warnings` (located, naming the spec field)."""
+    spec = loaded.spec
+    with watching() as found:
+        scale = _multipliers(loaded, selector)
+    warnings = divergence_warnings(found, loaded, "input")
+    mult, resolution = scale.multipliers, scale.resolution
+    _check_scale(loaded, selector, mult, resolution)
+    widths = Widths(loaded, selector, scale.width)
+    stem_out = widths.stem()
+    outs = [widths.stage(i, KINDS[stage.block].channels) for i, stage in enumerate(spec.stages)]
+    repeats, depth_warnings = stage_repeats(loaded, scale.depth)
+    if limits is not None:
+        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *outs]), resolution)
+
+    stages, block_warnings = _stages(loaded, stem_out, outs, repeats, scale.drop_path, widths)
+    last = stages[-1].out_channels
+    head = None
+    if spec.head is not None:
+        head = _layer("head", spec.head, last, widths.head(last), spec)
+    warnings += widths.warnings + depth_warnings + block_warnings
+    hidden = None
+    if spec.classifier.hidden is not None:
+        layer = spec.classifier.hidden
+        width = widths.round(layer.channels) if layer.scaled else layer.channels
+        hidden = (width, layer.activation or spec.defaults.activation)
+
+    return ResolvedSpec(
+        name=spec.name,
+        class_name=spec.python_class,
+        file=loaded.file,
+        spec_hash=loaded.hash,
+        selector=selector,
+        multipliers=mult,
+        resolution=resolution,
+        in_channels=spec.input.channels,
+        num_classes=spec.num_classes,
+        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stages=tuple(stages),
+        head=head,
+        dropout=scale.dropout,
+        drop_path=scale.drop_path,
+        defaults=spec.defaults,
+        pool_norm=spec.classifier.norm,
+        hidden=hidden,
+        drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
+        rules=spec.scaling.model_dump(mode="json"),
+        overrides=tuple(loaded.source.overridden.values()),
+        training=spec.training.model_dump(mode="json"),
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _stages(
+    loaded: LoadedSpec,
+    stem_out: int,
+    widths: list[int],
+    repeats: list[int],
+    drop_path: float,
+    rounding: Widths,
+) -> tuple[list[ResolvedStage], list[Diagnostic]]:
+    """Every stage's blocks, planned by their kinds; and the warnings of planning."""
+    spec = loaded.spec
+    context = PlanContext(spec.scaling, spec.defaults, rounding.round)
+    denominator = _drop_path_denominator(spec, sum(repeats))
+    stages: list[ResolvedStage] = []
+    warnings: list[Diagnostic] = []
+    in_channels, number = stem_out, 0
+    for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
+        kind = KINDS[stage.block]
+        blocks = []
+        for position in range(count):
+            site = BlockPlan(
+                kind=kind.name,
+                name=f"stages.{index}.{position}",
+                stage=index,
+                index=position,
+                number=number,
+                in_channels=in_channels if position == 0 else width,
+                out_channels=width,
+                kernel=_kernel(stage.kernel),
+                stride=stage.stride if position == 0 else 1,
+                activation=stage.activation or spec.defaults.activation,
+                # Stochastic depth grows linearly with the block's position in the
+                # network (training only; the module computes it from drop_path_rate).
+                drop_path=drop_path * number / denominator,
+            )
+            with watching() as found:
+                blocks.append(kind.plan(stage, site, context))
+            warnings += divergence_warnings(found, loaded, "stages", index)
+            number += 1
+        stages.append(
+            ResolvedStage(
+                index=index,
+                kind=kind.name,
+                label=kind.describe(stage),
+                kernel=_kernel(stage.kernel),
+                stride=stage.stride,
+                in_channels=in_channels,
+                out_channels=width,
+                repeats=count,
+                columns=kind.columns(stage, blocks[0]),
+                blocks=tuple(blocks),
+            )
+        )
+        in_channels = width
+    return stages, warnings
+
+
+def _drop_path_denominator(spec: Spec, blocks: int) -> int:
+    """Block i gets drop_path x i / this: N (TF, timm's EfficientNets) or N - 1 (ConvNeXt)."""
+    if spec.scaling.drop_path_schedule == "i_over_n_minus_1":
+        return max(blocks - 1, 1)
+    return max(blocks, 1)
+
+
+def _kernel(kernel: int | list[int]) -> KernelSize:
+    """A stage's kernel as resolved: an int, or a tuple of a mixed conv's sizes."""
+    return tuple(kernel) if isinstance(kernel, list) else kernel
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """The selector's multipliers (as floats for display and as Factors for rounding), the
+    resolution, dropout and drop-path rate."""
+
+    multipliers: Multipliers
+    depth: Factor
+    width: Factor
+    resolution: int
+    dropout: float
+    drop_path: float
+
+
+def _multipliers(loaded: LoadedSpec, selector: Selector) -> _Scale:
+    spec = loaded.spec
+    base = spec.input.resolution
+    if selector.preset is not None:
+        preset = spec.presets.get(selector.preset)
+        if preset is None:
+            raise SpecError([unknown_preset(loaded, selector.preset)])
+        dropout = spec.classifier.dropout if preset.dropout is None else preset.dropout
+        drop_path = spec.scaling.drop_path if preset.drop_path is None else preset.drop_path
+        mult = Multipliers(preset.depth, preset.width, preset.resolution / base)
+        depth, width = (Factor(v, exact(v)) for v in (preset.depth, preset.width))
+        return _Scale(mult, depth, width, preset.resolution, dropout, drop_path)
+
+    phi = selector.phi_value
+    coeff = spec.scaling.coefficients
+    depth, width, gamma = (power(c, phi) for c in (coeff.depth, coeff.width, coeff.resolution))
+    mult = Multipliers(depth.value, width.value, gamma.value)
+    rounding = spec.scaling.resolution
+    resolution = base
+    if math.isfinite(mult.resolution) and base * mult.resolution < 1e9:
+        resolution = settle(
+            lambda m: round_resolution(scaled(base, gamma, m), rounding.multiple, rounding.mode),
+            spec.scaling.arithmetic,
+            "resolution",
+            f"resolution {base} x {text(gamma)}",
+        )
+    dropout = spec.classifier.dropout
+    if spec.scaling.dropout.rule == "linear":
+        rule = spec.scaling.dropout
+        # Rounded so that 0.2 - 0.05 prints as 0.15, not 0.15000000000000002.
+        dropout = round(min(max(dropout + rule.per_phi * phi, 0.0), rule.max), 6)
+    return _Scale(mult, depth, width, resolution, dropout, spec.scaling.drop_path)
+
+
+def unknown_preset(loaded: LoadedSpec, name: str) -> Diagnostic:
+    known = sorted(loaded.spec.presets)
+    listing = ", ".join(known) if known else "the spec defines none"
+    return Diagnostic(
+        f"unknown preset {name!r}; presets: {listing}",
+        loaded.locate("presets") if known else Location(loaded.file),
+        "presets",
+        did_you_mean(name, known),
+    )
+
+
+def _check_scale(
+    loaded: LoadedSpec, selector: Selector, mult: Multipliers, resolution: int
+) -> None:
+    problems = _check_finite(loaded, selector, mult)
+    if not problems and resolution < 1:
+        problems.append(
+            Diagnostic(
+                f"{selector.describe()} gives input resolution {resolution} "
+                f"({loaded.spec.input.resolution} x {mult.resolution:.3g}, rounded)",
+                loaded.locate("input", "resolution"),
+                "input.resolution",
+            )
+        )
+    if problems:
+        raise SpecError(problems)
+
+
+def _check_finite(loaded: LoadedSpec, selector: Selector, mult: Multipliers) -> list[Diagnostic]:
+    values = mult.to_dict()
+    bad = [name for name, value in values.items() if not math.isfinite(value) or value < 1e-6]
+    if not bad:
+        return []
+    return [
+        Diagnostic(
+            f"{selector.describe()} gives {', '.join(bad)} multiplier(s) out of range "
+            f"({', '.join(f'{n}={values[n]:.3g}' for n in bad)}); nothing can be built",
+            loaded.locate("scaling", "coefficients"),
+            "scaling.coefficients",
+        )
+    ]
+
+
+def _check_size(
+    loaded: LoadedSpec,
+    selector: Selector,
+    limits: Limits,
+    blocks: int,
+    channels: int,
+    resolution: int,
+) -> None:
+    over = []
+    if blocks > limits.max_blocks:
+        over.append(f"{blocks:,} blocks (limit {limits.max_blocks:,})")
+    if channels > limits.max_channels:
+        over.append(f"{channels:,} channels (limit {limits.max_channels:,})")
+    if resolution > limits.max_resolution:
+        over.append(f"resolution {resolution:,} (limit {limits.max_resolution:,})")
+    if over:
+        raise too_large(loaded, selector, over)
+
+
+class TooLarge(SpecError):
+    """The size guard refused the model (`Limits`; `--allow-large` lifts it)."""
+
+
+def too_large(loaded: LoadedSpec, selector: Selector, over: list[str]) -> TooLarge:
+    """The size guard's error: what is over which limit, located at the selector's rule."""
+    return TooLarge([_too_large(loaded, selector, over)])
+
+
+def _too_large(loaded: LoadedSpec, selector: Selector, over: list[str]) -> Diagnostic:
+    return Diagnostic(
+        f"{selector.describe()} gives an absurdly large model: {'; '.join(over)}",
+        loaded.locate(
+            *(("presets", selector.preset) if selector.preset else ("scaling", "coefficients"))
+        ),
+        f"presets.{selector.preset}" if selector.preset else "scaling.coefficients",
+        "pass --allow-large to build it anyway",
+    )
+
+
+def _layer(
+    name: str, layer: ConvLayer, in_channels: int, out_channels: int, spec: Spec
+) -> LayerPlan:
+    pool = getattr(layer, "pool", None)  # only the stem has one
+    return LayerPlan(
+        name=name,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel=layer.kernel,
+        stride=layer.stride,
+        activation=layer.activation or spec.defaults.activation,
+        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        bias=layer.bias,
+    )

@@ -1,0 +1,1 @@
+"""Emitters: each reads an Architecture and writes one kind of output."""

@@ -1,0 +1,187 @@
+"""PyTorch backend: an Architecture becomes one self-contained, readable `model.py`.
+
+The file holds the block classes the network uses (each once, from its block kind's
+template), then the network class whose `__init__` lists every stage with its concrete
+numbers, one line per block, with shape comments. Parameter names follow the IR's node
+ids (see `_parameter_names`), so IR numbers and module parameters line up by prefix.
+
+Determinism: no timestamps, no absolute paths, no dict-order dependence; the same
+Architecture always gives the same bytes. Safety: only validated identifiers and
+`literal()`-checked values reach the code (see `specc.emit.pytorch.code`).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import PurePath
+
+from specc import __version__
+from specc.blocks.kind import Argument, EmitContext
+from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
+from specc.blocks.parts.conv_norm_act import layer_arguments
+from specc.blocks.plugins import plugin_of
+from specc.blocks.registry import KINDS
+from specc.build.architecture import Architecture
+from specc.diagnostics import Diagnostic, Location, SpecError
+from specc.emit.pytorch import code
+from specc.emit.pytorch.classes import check_call, environment, render_classes
+
+# Module-level names of model.py besides the classes and functions its templates define.
+MODULE_NAMES = {
+    "Activation", "BN_EPS", "BN_MOMENTUM", "NORM_EPS", "norm_layer", "torch", "nn", "annotations",
+}  # fmt: skip
+_DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
+
+PARAMETER_NAMES = """\
+Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
+classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
+"""
+
+_SAFE_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def emit_pytorch(arch: Architecture) -> str:
+    """The source of `model.py` for `arch`."""
+    r = arch.resolved
+    class_name = code.identifier(r.class_name)
+    classes, parts = render_classes(arch)
+    taken = MODULE_NAMES | {name for source in classes for name in _DEFINED.findall(source)}
+    if class_name in taken:
+        message = f"class name {class_name!r} clashes with a name model.py defines"
+        raise SpecError([Diagnostic(message, Location(r.file), "class_name")])
+    endpoints = arch.endpoints()
+    init_lines = _init_lines(arch, parts, "\n\n".join(classes))
+    blocks = len(r.blocks)
+    denominator = r.drop_path_denominator
+    source = (
+        environment()
+        .get_template("model.py.j2")
+        .render(
+            title=f"{class_name}, {r.selector.describe()}",
+            version=__version__,
+            spec_file=_safe_file_name(r.file),
+            spec_hash=r.spec_hash,
+            selector=r.selector.label,
+            rebuild=_rebuild_command(arch),
+            input_shape=code.shape(arch.input_shape),
+            num_classes=r.num_classes,
+            in_chans=r.in_channels,
+            drop_rate=code.literal(float(r.dropout)),
+            drop_path_rate=code.literal(float(r.drop_path)),
+            blocks=blocks,
+            drop_path_denominator=denominator,
+            drop_path_rule=f"drop_path_rate * i / {denominator}",
+            num_features=arch.classifier_features,
+            params=f"{arch.params:,}",
+            gmacs=f"{arch.macs / 1e9:.3f}",
+            gflops=f"{2 * arch.macs / 1e9:.3f}",
+            parameter_names=_parameter_names(arch),
+            activation=ACTIVATIONS[r.defaults.activation],
+            norm_kind=r.defaults.norm.kind,
+            norm_title="batch norm" if r.defaults.norm.kind == "batchnorm" else "layer norm",
+            bn_eps=code.literal(r.defaults.norm.eps),
+            bn_momentum=code.literal(r.defaults.norm.momentum),
+            classes=classes,
+            class_name=class_name,
+            init_lines=init_lines,
+            uses_dpr=any("dpr[" in line for line in init_lines),
+            features_shape=code.shape(
+                arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
+            ),
+            has_head=r.head is not None,
+            stem_pool=r.stem.pool is not None,
+            pool_norm=r.pool_norm,
+            hidden=r.hidden is not None,
+            stem_endpoint=any(
+                e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
+            ),
+            pool_endpoint=r.stem.pool is not None and any(e.module == "stem" for e in endpoints),
+            feature_stages=code.literal(tuple(e.stage for e in endpoints if e.stage is not None)),
+            feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
+            feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
+            feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
+        )
+    )
+    return source
+
+
+def _parameter_names(arch: Architecture) -> str:
+    kinds = sorted({stage.kind for stage in arch.resolved.stages})
+    parts = [f"{KINDS[k].emitter.class_name}: {KINDS[k].emitter.parameters}." for k in kinds]
+    return PARAMETER_NAMES + textwrap.fill("Block parts: " + " ".join(parts), width=96)
+
+
+def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: str) -> list[str]:
+    """The network's `__init__` body: the stem, one call per block (each checked against its
+    class, `module` being the classes' source), the head and the classifier's layers."""
+    r = arch.resolved
+    default = r.defaults.activation
+    stem_out = code.shape(arch.shape_of("stem"))
+    lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
+    stem_args = code.arguments(layer_arguments(r.stem, EmitContext(r.defaults)))
+    stem_args[0] = "in_chans"
+    lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
+    if r.stem.pool is not None:
+        kernel, stride, padding = r.stem.pool
+        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
+        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
+    lines.append("        self.stages = nn.Sequential(")
+    previous = arch.shape_of("stem")
+    for stage in r.stages:
+        out = arch.shape_of(stage.blocks[-1].name)
+        plural = "block" if stage.repeats == 1 else "blocks"
+        label = code.comment(f"stage {stage.index}: {stage.repeats} {plural} {stage.label}, ")
+        lines.append(f"            # {label}{code.shape(previous)} -> {code.shape(out)}")
+        lines.append("            nn.Sequential(")
+        emitter = KINDS[stage.kind].emitter
+        ctx = EmitContext(r.defaults, parts[stage.kind])
+        for plan in stage.blocks:
+            args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
+            _check_call(module, stage.kind, emitter.class_name, args)
+            lines += code.call(16, "", emitter.class_name, code.arguments(args), ",")
+        lines.append("            ),")
+        previous = out
+    lines.append("        )")
+    if r.head is not None:
+        head_args = code.arguments(layer_arguments(r.head, EmitContext(r.defaults)))
+        lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
+        lines += code.call(8, "self.head = ", "ConvNormAct", head_args)
+    features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
+    lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
+    if r.pool_norm:
+        lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
+    if r.hidden is not None:
+        width, activation = r.hidden
+        linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
+        lines.append(f"        self.hidden = nn.Sequential({linear}, {ACTIVATIONS[activation]}())")
+    return lines
+
+
+def _check_call(module: str, kind: str, class_name: str, args: list[Argument]) -> None:
+    """A call its class does not take is a SpecError naming who wrote the kind."""
+    try:
+        check_call(module, class_name, args)
+    except ValueError as error:
+        plugin = plugin_of(kind)
+        where = str(plugin) if plugin is not None else "specc (a bug: please report it)"
+        message = f"block kind {kind!r}: {error}: its arguments and its template disagree"
+        raise SpecError([Diagnostic(message, Location(where))]) from None
+
+
+def _safe_file_name(file: str) -> str:
+    """The spec's file name for the docstring, only if it cannot break out of it."""
+    name = PurePath(file).name
+    return name if _SAFE_FILE.fullmatch(name) else "<spec>"
+
+
+def _rebuild_command(arch: Architecture) -> str:
+    r = arch.resolved
+    selector = (
+        f"--preset {r.selector.preset}" if r.selector.preset else f"--phi {r.selector.phi_text}"
+    )
+    command = f"specc build {_safe_file_name(r.file)} {selector}"
+    if r.overrides:
+        count = len(r.overrides)
+        command += f" plus {count} --set override{'s' if count > 1 else ''} (see architecture.json)"
+    return command

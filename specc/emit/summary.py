@@ -1,0 +1,106 @@
+"""Report backend: the build summary, as a JSON-ready dict and as a terminal table.
+
+The terminal output uses rich (plain text when stdout is not a terminal, NO_COLOR
+respected by rich itself). FLOPs are printed beside MACs and labelled: the paper's
+"FLOPs" are multiply-adds, FLOPs here are 2 x MACs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from specc.build.architecture import Architecture
+from specc.emit.tables import STAGE_HEADERS, spatial, stage_table
+
+SUMMARY_KEYS = (
+    "name",
+    "class_name",
+    "spec",
+    "selector",
+    "multipliers",
+    "resolution",
+    "input",
+    "num_classes",
+    "dropout",
+    "drop_path",
+    "rules",
+    "stem",
+    "stages",
+    "head",
+    "features",
+    "totals",
+    "nearest_preset",
+)
+
+
+def summary(arch: Architecture, outputs: list[str]) -> dict[str, Any]:
+    """What `--json` prints: architecture.json without the per-layer list, plus outputs."""
+    full = arch.to_dict(layers=False)
+    result = {key: full[key] for key in SUMMARY_KEYS}
+    result["params"] = arch.params
+    result["macs"] = arch.macs
+    result["flops"] = 2 * arch.macs
+    result["outputs"] = outputs
+    return result
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _giga(value: int) -> str:
+    return f"{value / 1e9:.3f} G"
+
+
+def print_summary(arch: Architecture, outputs: list[str]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from specc.emit.terminal import console as make_console
+    from specc.emit.terminal import print_table
+
+    # Never wrap: a build log read in CI or a pipe is still one line per fact.
+    console = make_console()
+    if not console.is_terminal:
+        console.width = 120  # rich's 80-column default for pipes would squeeze the table
+    r = arch.resolved
+    m = r.multipliers
+    coeff = r.rules["coefficients"]
+    console.print(f"[bold]{r.class_name}[/bold], {r.selector.describe()} ({r.file})")
+    if r.selector.is_preset:
+        console.print(
+            f"  multipliers: depth {m.depth:g}, width {m.width:g} (preset {r.selector.preset})"
+        )
+    else:
+        phi = r.selector.phi_text
+        console.print(
+            f"  multipliers: depth {m.depth:.4f} ({coeff['depth']:g}^{phi}), "
+            f"width {m.width:.4f} ({coeff['width']:g}^{phi}), "
+            f"resolution {m.resolution:.4f} ({coeff['resolution']:g}^{phi})"
+        )
+    console.print(
+        f"  input {r.in_channels}x{r.resolution}x{r.resolution}, {r.num_classes} classes, "
+        f"dropout {r.dropout:g}, drop-path {r.drop_path:g}"
+    )
+
+    # Collapsed padding keeps the B0-family table within 80 columns; print_table never cuts it.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in (*STAGE_HEADERS, "output"):
+        justify: Literal["left", "right"] = "left" if column in ("stage", "block") else "right"
+        table.add_column(column, justify=justify, no_wrap=True)
+    for row in stage_table(arch):
+        table.add_row(*row.cells, spatial(row.output))
+    print_table(console, table)
+
+    console.print(
+        f"  params {_count(arch.params)}   MACs {_giga(arch.macs)}   "
+        f'FLOPs {_giga(2 * arch.macs)} (= 2 x MACs; the paper\'s "FLOPs" are MACs)'
+    )
+    near = arch.nearest_preset
+    if near is not None:
+        console.print(
+            f"  nearest preset: {near.name} (depth {near.depth:g}, width {near.width:g}, "
+            f"resolution {near.resolution}): {_count(near.params)} params, {_giga(near.macs)} MACs"
+        )
+    for path in outputs:
+        console.print(f"  wrote {path}")

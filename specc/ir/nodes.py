@@ -1,0 +1,314 @@
+"""The operations of the IR, one frozen class per op: its attributes, output shape,
+parameters and MACs.
+
+Shapes exclude the batch dimension: (C, H, W) for feature maps, (C,) after flattening.
+Shape inference (lowering), the validator and the analyser all call the same methods, so
+they cannot disagree. `Op` is the union of every op class: the validator and the text dump
+`match` over it, and mypy checks that they cover every op (`assert_never`).
+
+What is counted:
+- parameters: trainable ones only (conv and linear weights and biases, norm affine
+  weight and bias, layer scale); norm running statistics are buffers and not counted, as
+  torchvision and timm count them;
+- MACs: multiply-accumulates of convolutions (the SE convs included) and linear layers.
+  Norms, activations, pooling, the SE gating multiply and residual adds are not counted;
+  this is the convention of the EfficientNet paper, whose "FLOPs" are these MACs.
+
+No torch, no networkx, no knowledge of the spec or of block kinds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any, ClassVar
+
+Shape = tuple[int, ...]
+Padding = tuple[int, int, int, int]  # left, right, top, bottom (torch's ZeroPad2d order)
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """3x224x224; () for a shape without dimensions. The one shape formatter of specc's
+    messages, tables and comments."""
+    return "x".join(str(int(d)) for d in shape) if len(shape) else "()"
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> int:
+    """Spatial output size of a convolution (can be < 1 for a collapsing input)."""
+    return (size + pad_before + pad_after - kernel) // stride + 1
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'same' padding for one axis: output ceil(size / stride), extra pixel after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv_padding(size: int, kernel: int, stride: int, mode: str) -> Padding:
+    """(left, right, top, bottom) padding of a square input: TF 'same' or kernel // 2."""
+    if mode == "same":
+        before, after = same_padding(size, kernel, stride)
+    else:
+        before = after = kernel // 2
+    return before, after, before, after
+
+
+def _spatial(shape: Shape, kernel: int, stride: int, padding: Padding) -> tuple[int, int]:
+    _, height, width = shape
+    left, right, top, bottom = padding
+    return (
+        conv_output_size(height, kernel, stride, top, bottom),
+        conv_output_size(width, kernel, stride, left, right),
+    )
+
+
+@dataclass(frozen=True)
+class OpBase:
+    """What every op answers; elementwise ops keep their first input's shape."""
+
+    name: ClassVar[str]
+    arity: ClassVar[int] = 1  # number of inputs; 0 for the graph input
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return inputs[0]
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+    def macs(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+    def attributes(self) -> dict[str, Any]:
+        """The op's attributes by name, in declaration order (text dump, graph export)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class Input(OpBase):
+    """The network's input tensor."""
+
+    name: ClassVar[str] = "input"
+    arity: ClassVar[int] = 0
+    shape: Shape
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return tuple(self.shape)
+
+
+@dataclass(frozen=True)
+class Conv(OpBase):
+    """A 2-d convolution; `groups` = channels is a depthwise conv; an even kernel with
+    kernel == stride and no padding is a patchify conv."""
+
+    name: ClassVar[str] = "conv"
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    groups: int
+    padding: Padding
+    bias: bool
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (self.out_channels, *_spatial(inputs[0], self.kernel, self.stride, self.padding))
+
+    def _per_pixel(self) -> int:
+        return self.in_channels // self.groups * self.kernel**2 * self.out_channels
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self._per_pixel() + (self.out_channels if self.bias else 0)
+
+    def macs(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self._per_pixel() * max(out[1], 0) * max(out[2], 0)
+
+
+@dataclass(frozen=True)
+class MixConv(OpBase):
+    """A conv split over channel groups with their own kernels (MixConv): split i reads
+    `in_splits[i]` channels and writes `out_splits[i]`, depthwise or dense within the split;
+    every split keeps the same output size, so the output is the first split's size at the
+    full width."""
+
+    name: ClassVar[str] = "mixconv"
+    in_channels: int
+    out_channels: int
+    kernels: tuple[int, ...]
+    stride: int
+    in_splits: tuple[int, ...]
+    out_splits: tuple[int, ...]
+    depthwise: bool
+    bias: bool
+    paddings: tuple[Padding, ...]
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        spatial = _spatial(inputs[0], self.kernels[0], self.stride, self.paddings[0])
+        return (self.out_channels, *spatial)
+
+    def splits(self) -> list[tuple[int, int, int, int]]:
+        """(in, out, kernel, groups) of each split."""
+        return [
+            (cin, cout, kernel, cin if self.depthwise else 1)
+            for cin, cout, kernel in zip(self.in_splits, self.out_splits, self.kernels, strict=True)
+        ]
+
+    def _per_pixel(self) -> int:
+        return sum(cin // groups * kernel**2 * cout for cin, cout, kernel, groups in self.splits())
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self._per_pixel() + (self.out_channels if self.bias else 0)
+
+    def macs(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self._per_pixel() * max(out[1], 0) * max(out[2], 0)
+
+
+@dataclass(frozen=True)
+class Norm(OpBase):
+    """Batch norm, or layer norm over the channels; an affine weight and bias per channel."""
+
+    name: ClassVar[str] = "norm"
+    kind: str  # "batchnorm" | "layernorm"
+    eps: float
+    momentum: float
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return 2 * inputs[0][0]
+
+
+@dataclass(frozen=True)
+class Act(OpBase):
+    """An elementwise activation (`fn`: relu, silu, ..., sigmoid and hard_sigmoid gates)."""
+
+    name: ClassVar[str] = "act"
+    fn: str
+
+
+@dataclass(frozen=True)
+class GlobalPool(OpBase):
+    """Global pooling to 1x1 (the classifier's and the SE's)."""
+
+    name: ClassVar[str] = "pool"
+    kind: str = "avg"
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (inputs[0][0], 1, 1)
+
+
+@dataclass(frozen=True)
+class MaxPool(OpBase):
+    """A k x k max pool (ResNet's stem pool)."""
+
+    name: ClassVar[str] = "maxpool"
+    kernel: int
+    stride: int
+    padding: int
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        pad = (self.padding,) * 4
+        return (inputs[0][0], *_spatial(inputs[0], self.kernel, self.stride, pad))
+
+
+@dataclass(frozen=True)
+class Mul(OpBase):
+    """Elementwise product with broadcasting: the SE gate scales the feature map."""
+
+    name: ClassVar[str] = "mul"
+    arity: ClassVar[int] = 2
+
+
+@dataclass(frozen=True)
+class LayerScale(OpBase):
+    """A learned per-channel scale (ConvNeXt's layer scale): C parameters."""
+
+    name: ClassVar[str] = "layer_scale"
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return inputs[0][0]
+
+
+@dataclass(frozen=True)
+class Add(OpBase):
+    """Elementwise sum of two tensors of one shape (a residual join)."""
+
+    name: ClassVar[str] = "add"
+    arity: ClassVar[int] = 2
+
+
+@dataclass(frozen=True)
+class Concat(OpBase):
+    """Channel concatenation of two maps of the same size (GhostNet's ghost module); the
+    validator reports maps of different sizes."""
+
+    name: ClassVar[str] = "concat"
+    arity: ClassVar[int] = 2
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        first, second = inputs
+        return (first[0] + second[0], *first[1:])
+
+
+@dataclass(frozen=True)
+class DropPath(OpBase):
+    """Stochastic depth on a residual branch (training only)."""
+
+    name: ClassVar[str] = "drop_path"
+    rate: float
+
+
+@dataclass(frozen=True)
+class Dropout(OpBase):
+    """Dropout before the classifier (training only)."""
+
+    name: ClassVar[str] = "dropout"
+    rate: float
+
+
+@dataclass(frozen=True)
+class Flatten(OpBase):
+    """(C, H, W) -> (C * H * W,)."""
+
+    name: ClassVar[str] = "flatten"
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (prod(inputs[0]),)
+
+
+@dataclass(frozen=True)
+class Linear(OpBase):
+    """A fully connected layer."""
+
+    name: ClassVar[str] = "linear"
+    in_features: int
+    out_features: int
+    bias: bool
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (self.out_features,)
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+
+    def macs(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return self.in_features * self.out_features
+
+
+Op = (
+    Input | Conv | MixConv | Norm | Act | GlobalPool | MaxPool | Mul | LayerScale | Add
+    | Concat | DropPath | Dropout | Flatten | Linear
+)  # fmt: skip
+OPS: tuple[type[OpBase], ...] = (
+    Input, Conv, MixConv, Norm, Act, GlobalPool, MaxPool, Mul, LayerScale, Add, Concat,
+    DropPath, Dropout, Flatten, Linear,
+)  # fmt: skip
+SPATIAL = (Conv, MixConv, MaxPool)  # ops that need a (C, H, W) input
+
+
+def infer_shape(op: OpBase, inputs: Sequence[Shape]) -> Shape:
+    """Output shape of `op`; tolerant of malformed inputs so validation can report them."""
+    if len(inputs) != op.arity or any(len(s) == 0 for s in inputs):
+        return inputs[0] if inputs else ()
+    if isinstance(op, SPATIAL) and len(inputs[0]) != 3:
+        return inputs[0]
+    return op.infer(inputs)

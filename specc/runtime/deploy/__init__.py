@@ -1,0 +1,1 @@
+"""Export, benchmarks and latency (imports torch)."""

@@ -1,0 +1,224 @@
+"""Training data: ImageFolder trees (train/ and val/), a synthetic set, and the sampler.
+
+Checks what users get wrong before any worker starts: a missing or empty folder, class
+folders that differ between train/ and val/. An image that cannot be decoded does not end
+a run: it comes back with label -1, the loop drops it and counts it.
+
+The sampler shuffles with (seed, epoch), shards across ranks and can start mid-epoch, so
+a resumed run sees exactly the batches the interrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from specc.diagnostics import UserError
+from specc.lang.training import TORCHVISION_POLICIES
+from specc.runtime.train.config import IMAGE_CHANNELS, TrainConfig
+
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+
+
+def check_image_folder(root: Path) -> list[str]:
+    """The class names, after checking the layout; raises UserError with what is wrong."""
+    layout = "expected train/<class>/<image> and val/<class>/<image>"
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder ({layout})")
+    train = root / "train"
+    if not train.is_dir():
+        raise UserError(f"{root}: no train/ folder ({layout})")
+    classes = _classes(train)
+    if not classes:
+        raise UserError(f"{train}: no class folders ({layout})")
+    if not any(_images(train / name) for name in classes):
+        raise UserError(f"{train}: the class folders hold no images")
+    val = root / "val"
+    if val.is_dir():
+        val_classes = _classes(val)
+        if val_classes != classes:
+            only_train = sorted(set(classes) - set(val_classes))
+            only_val = sorted(set(val_classes) - set(classes))
+            raise UserError(
+                f"{root}: class folders differ between train/ and val/: "
+                f"only in train/: {only_train or 'none'}; only in val/: {only_val or 'none'}"
+            )
+    return classes
+
+
+def _classes(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def _images(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def transforms(cfg: TrainConfig, train: bool) -> Any:
+    """The input pipeline of train.yaml's keys, with timm's names and meanings.
+
+    Train: random-resized crop (`scale`, `ratio`, `train_interpolation`), flips (`hflip`,
+    `vflip`), `color_jitter`, the `aa` policy (torchvision's AutoAugment by name, or timm's
+    RandAugment / AugMix / AutoAugment strings), tensor, normalise (`mean`, `std`), random
+    erasing (`reprob`, timm's). Eval: resize to img_size / crop_pct (`interpolation`), then
+    a centre crop of img_size, tensor, normalise."""
+    from torchvision import transforms as T
+
+    size, (mean, std) = cfg.img_size, cfg.normalisation()
+    if not train:
+        resize = T.Resize(int(size / cfg.crop_pct), interpolation=_mode(cfg.interpolation))
+        return T.Compose([resize, T.CenterCrop(size), T.ToTensor(), T.Normalize(mean, std)])
+    crop: Any
+    if cfg.train_interpolation == "random":
+        modes = [_mode("bilinear"), _mode("bicubic")]
+        crop = T.RandomChoice(
+            [T.RandomResizedCrop(size, tuple(cfg.scale), tuple(cfg.ratio), m) for m in modes]
+        )
+    else:
+        mode = _mode(cfg.train_interpolation)
+        crop = T.RandomResizedCrop(size, tuple(cfg.scale), tuple(cfg.ratio), interpolation=mode)
+    steps: list[Any] = [crop]
+    if cfg.hflip > 0:
+        steps.append(T.RandomHorizontalFlip(cfg.hflip))
+    if cfg.vflip > 0:
+        steps.append(T.RandomVerticalFlip(cfg.vflip))
+    if cfg.color_jitter > 0:
+        steps.append(T.ColorJitter(*(cfg.color_jitter,) * 3))
+    if cfg.aa is not None:
+        steps.append(_augmentation(cfg.aa, size, mean))
+    steps += [T.ToTensor(), T.Normalize(mean, std)]
+    if cfg.reprob > 0:
+        from timm.data.random_erasing import RandomErasing
+
+        steps.append(RandomErasing(cfg.reprob, mode="pixel", device="cpu"))  # type: ignore[no-untyped-call]
+    return T.Compose(steps)
+
+
+def _mode(name: str) -> Any:
+    from torchvision.transforms import InterpolationMode
+
+    return InterpolationMode(name)
+
+
+def _augmentation(aa: str, size: int, mean: tuple[float, ...]) -> Any:
+    from torchvision import transforms as T
+
+    if aa in TORCHVISION_POLICIES:
+        return T.AutoAugment(T.AutoAugmentPolicy(aa))
+    try:
+        from timm.data import auto_augment
+    except ImportError:
+        raise UserError(f"aa: {aa} is one of timm's policies: pip install timm") from None
+    hparams = {
+        "translate_const": int(size * 0.45),
+        "img_mean": tuple(min(255, round(255 * x)) for x in mean),
+    }
+    factory = {
+        "rand": auto_augment.rand_augment_transform,
+        "augmix": auto_augment.augment_and_mix_transform,
+    }.get(aa.split("-")[0], auto_augment.auto_augment_transform)
+    try:
+        return factory(aa, hparams)
+    except (AssertionError, ValueError, KeyError) as exc:  # timm's parsers assert
+        raise UserError(f"aa: timm cannot read {aa!r} ({exc or 'malformed'})") from None
+
+
+class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
+    """torchvision's ImageFolder decoding each image to `in_chans` channels (1: grayscale,
+    3: RGB, 4: RGBA, whatever the file holds), except that an undecodable image yields
+    label -1."""
+
+    def __init__(self, root: Path, transform: Any, img_size: int, in_chans: int = 3) -> None:
+        from torchvision.datasets import ImageFolder
+
+        if in_chans not in IMAGE_CHANNELS:
+            raise UserError(
+                f"in_chans is {in_chans}: image files decode to 1 (grayscale), 3 (RGB) or "
+                "4 (RGBA) channels; rebuild the model with one of those input channels"
+            )
+        mode = MODES[in_chans]
+        self.folder = ImageFolder(str(root), transform=transform, loader=_Loader(mode))
+        self.blank = torch.zeros(in_chans, img_size, img_size)
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        try:
+            image, label = self.folder[index]
+        except (OSError, ValueError, SyntaxError):  # PIL's ways of saying "not an image"
+            return self.blank, -1
+        return image, label
+
+
+class _Loader:
+    """Open an image file and convert it to one PIL mode (picklable, for workers)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, path: str) -> Any:
+        from PIL import Image
+
+        with open(path, "rb") as handle:
+            return Image.open(handle).convert(self.mode)
+
+
+class SyntheticSet(Dataset[tuple[torch.Tensor, int]]):
+    """Random images, the same for an index on every call and every rank (for smoke and
+    throughput runs); drawn from their own generator, so they use no global randomness."""
+
+    def __init__(self, size: int, img_size: int, num_classes: int, in_chans: int = 3) -> None:
+        self.size, self.shape, self.num_classes = size, (in_chans, img_size, img_size), num_classes
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        generator = torch.Generator().manual_seed(index)
+        return torch.randn(self.shape, generator=generator), index % self.num_classes
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `size` items as one batch."""
+        items = [self[i % self.size] for i in range(size)]
+        return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
+class ShardedSampler(Sampler[int]):
+    """Shuffle by (seed, epoch), pad to a multiple of the world size, take this rank's
+    share, and start `skip` samples into it (for resuming mid-epoch)."""
+
+    def __init__(
+        self, size: int, rank: int, world: int, seed: int, shuffle: bool, pad: bool
+    ) -> None:
+        self.size, self.rank, self.world = size, rank, world
+        self.seed, self.shuffle, self.pad = seed, shuffle, pad
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def _indices(self) -> list[int]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        if self.pad and self.size % self.world:
+            order += order[: self.world - self.size % self.world]
+        return order[self.rank :: self.world]
+
+    def per_rank(self) -> int:
+        return len(self._indices())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices()[self.skip :])
+
+    def __len__(self) -> int:
+        return max(self.per_rank() - self.skip, 0)

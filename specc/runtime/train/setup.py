@@ -1,0 +1,202 @@
+"""Setting up a training run: processes and devices, the model, the data, the optimiser.
+
+Everything here runs once before the first step; the loop itself is `specc.runtime.train.trainer`.
+Problems a user can fix raise `UserError` (or `UserError` from `specc.runtime.train.data`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from specc.diagnostics import UserError
+from specc.runtime.train.config import TrainConfig
+from specc.runtime.train.data import ImageFolderSet, SyntheticSet, check_image_folder, transforms
+
+# What a run writes into its folder; --overwrite removes these and nothing else.
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
+
+
+@dataclass
+class TrainOptions:
+    config: Path
+    data: str | None = None  # an ImageFolder root, "synthetic", or None for the config's
+    epochs: int | None = None
+    max_steps: int | None = None
+    out: Path | None = None
+    resume: str | None = None  # "last" (OUT/last.pt) or a checkpoint path
+    compile: str | None = None  # a torch.compile backend ("inductor"), or None for eager
+    batch_size: int | None = None
+    workers: int | None = None
+    synthetic_images: int = 1024  # per epoch, for --data synthetic
+    settings: tuple[str, ...] = ()  # --set KEY=VALUE over train.yaml's keys
+    initial_checkpoint: Path | None = None  # weights to start from (fine-tuning)
+    checkpoint_every: int | None = None  # also write last.pt every N steps
+    overwrite: bool = False  # replace the run already in --out
+    log: str | None = None  # "tensorboard" to log there as well
+
+
+def run_folder(options: TrainOptions) -> Path:
+    """--out, or runs/<generated folder's name>/ in the working directory: outside the
+    generated folder, which a rebuild owns."""
+    if options.out is not None:
+        return options.out
+    return Path("runs") / options.config.resolve().parent.name
+
+
+def claim_run_folder(out: Path, options: TrainOptions) -> list[Path]:
+    """The files of an earlier run in `out` that this run replaces (with --overwrite; only
+    the files a run writes, a user's notes stay), or UserError when `out` holds a run and
+    neither --resume nor --overwrite was given. Deletes nothing itself."""
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if options.resume or not present:
+        return []
+    if not options.overwrite:
+        raise UserError(
+            f"{out} already holds a run ({', '.join(present)}): continue it with --resume, "
+            "start another with --out DIR, or replace it with --overwrite"
+        )
+    return [out / name for name in present]
+
+
+@dataclass
+class Context:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup() -> Context:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    else:
+        device = torch.device("cpu")
+        if rank == 0:
+            print("warning: no GPU found; training on the CPU (slow, fp32)", file=sys.stderr)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Context(rank, world, device)
+
+
+def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
+    """The network of the config's own generated folder (never another file: a train.yaml
+    runs only the model.py beside it), with the config's constructor arguments."""
+    from specc.runtime.model import MODEL_FILE, model_class, open_folder
+    from specc.runtime.train.preflight import constructor_kwargs
+
+    if cfg.model != MODEL_FILE:
+        raise UserError(
+            f"{folder / 'train.yaml'}: model: {cfg.model!r}: a training config runs the "
+            f"{MODEL_FILE} of its own generated folder",
+            hint=f"set `model: {MODEL_FILE}` (or rebuild the folder with specc build)",
+        )
+    opened = open_folder(folder)
+    cls = model_class(opened)
+    if cls.__name__ != cfg.model_class:
+        raise UserError(
+            f"{opened.source} defines {cls.__name__}, not {cfg.model_class} (the config's "
+            "`model_class`)"
+        )
+    kwargs = constructor_kwargs(cls, cfg, str(opened.source))
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    model: nn.Module = cls(**kwargs)
+    if cfg.sync_bn and ctx.world > 1:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
+    if cfg.channels_last and ctx.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,unused-ignore]
+    return model.to(ctx.device)
+
+
+def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[Any, Any, int]:
+    """(train dataset, val dataset or None, number of classes in the data)."""
+    source = options.data or cfg.data_dir
+    if source is None:
+        raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
+    if source == "synthetic":
+        return (
+            SyntheticSet(options.synthetic_images, cfg.img_size, cfg.num_classes, cfg.in_chans),
+            None,
+            cfg.num_classes,
+        )
+    root = Path(source)
+    classes = check_image_folder(root)
+    if len(classes) != cfg.num_classes:
+        raise UserError(
+            f"{root} has {len(classes)} classes but the model has {cfg.num_classes} outputs: "
+            f"rebuild it with --set num_classes={len(classes)}"
+        )
+    train = ImageFolderSet(root / "train", transforms(cfg, True), cfg.img_size, cfg.in_chans)
+    val = None
+    if (root / "val").is_dir():
+        val = ImageFolderSet(root / "val", transforms(cfg, False), cfg.img_size, cfg.in_chans)
+    return train, val, len(classes)
+
+
+def build_optimizer(cfg: TrainConfig, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    from specc.runtime.train.optim import RMSpropTF, param_groups
+
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.opt == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+    return RMSpropTF(groups, lr=lr, decay=cfg.opt_decay, momentum=cfg.momentum, eps=cfg.opt_eps)
+
+
+def build_scheduler(
+    cfg: TrainConfig, optimizer: torch.optim.Optimizer, lr: float, steps_per_epoch: int
+) -> Any:
+    """The per-step schedule of train.yaml's `sched`: `step` (the EfficientNet recipe's
+    staircase decay) or `cosine` (to `min_lr` at the last step), both after the warm-up."""
+    from specc.runtime.train.schedule import WarmupCosine, WarmupExponential
+
+    if cfg.sched == "cosine":
+        return WarmupCosine(
+            optimizer,
+            base_lr=lr,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=cfg.epochs * steps_per_epoch,
+            warmup_epochs=cfg.warmup_epochs,
+            min_lr=cfg.min_lr,
+        )
+    return WarmupExponential(
+        optimizer,
+        base_lr=lr,
+        steps_per_epoch=steps_per_epoch,
+        warmup_epochs=cfg.warmup_epochs,
+        decay_rate=cfg.decay_rate,
+        decay_epochs=cfg.decay_epochs,
+    )
+
+
+def load_initial(model: nn.Module, path: Path) -> list[str]:
+    """`--initial-checkpoint`: a specc state dict or training checkpoint of this model
+    loads as is; torchvision/timm weights are imported by structure (a classifier of
+    another size stays fresh, the stem adapts to in_chans). Returns the report lines."""
+    from specc.runtime.model import read_weights
+    from specc.runtime.weights import import_weights
+
+    source = read_weights(path)
+    own = model.state_dict()
+    if list(source) == list(own) and all(source[k].shape == own[k].shape for k in own):
+        model.load_state_dict(source, strict=True)
+        return [f"initial weights: {path} ({len(source)} tensors)"]
+    try:
+        report = import_weights(model, source)
+    except UserError as error:
+        message = f"--initial-checkpoint {path} does not fit the model"
+        raise UserError(message, details=error.details) from None
+    return [f"initial weights: {report.tensors} tensors imported from {path}", *report.lines()]
