@@ -11,7 +11,6 @@ import networkx as nx
 
 from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import lower_layer, lower_pool, norm_layer
-from specc.blocks.registry import KINDS
 from specc.build.resolve import ResolvedSpec
 from specc.ir.graph import GraphBuilder, Scope
 from specc.ir.nodes import Act, Dropout, Flatten, GlobalPool, Input, Linear
@@ -30,7 +29,7 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
         outputs["stem_conv"] = x
         x = outputs["stem"] = lower_pool(builder, resolved.stem, x)
     for block in resolved.blocks:
-        x = outputs[block.name] = KINDS[block.kind].lower(builder, block, x, ctx)
+        x = outputs[block.name] = resolved.kind(block.kind).lower(builder, block, x, ctx)
     if resolved.head is not None:
         x = outputs["head"] = lower_layer(builder, resolved.head, x, ctx)
     scope = Scope("classifier")
