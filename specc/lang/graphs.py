@@ -227,7 +227,7 @@ class _Checker:
             return
         ok = {
             "int": isinstance(value, int) and not isinstance(value, bool),
-            "depth": isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            "depth": isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000,
             "width": isinstance(value, int) and not isinstance(value, bool) and value >= 1,
             "float": isinstance(value, int | float) and not isinstance(value, bool),
             "bool": isinstance(value, bool),
@@ -391,7 +391,7 @@ class _Checker:
 
 _TYPE_WORDS = {
     "int": "integer",
-    "depth": "count (an integer, at least 1)",
+    "depth": "count (an integer from 1 to 10,000)",
     "width": "width (an integer, at least 1)",
     "float": "number",
     "bool": "true or false",

@@ -71,7 +71,10 @@ class Planner:
             value = params.get(key, param.default)
             assert isinstance(value, int | float)  # types are checked when the spec loads
             if param.type == "depth":
-                value = min(self.scale_depth(int(value)), MAX_INNER)
+                value = self.scale_depth(int(value))
+                if value > MAX_INNER:
+                    message = f"depth {key} scales to {value:,} blocks, over {MAX_INNER:,}"
+                    raise _error(message, self.locate, (*at, "params", key))
             env[key] = value
         for key, raw in block.widths.items():
             env[key] = self._width(parse(raw, integer=False), env, (*at, "widths", key), key)
