@@ -225,10 +225,11 @@ class _Checker:
         value = param.default
         if value is None:
             return
+        whole = isinstance(value, int) and not isinstance(value, bool)
         ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "depth": isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000,
-            "width": isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            "int": whole,
+            "depth": whole and 1 <= value <= 10_000,  # type: ignore[operator]
+            "width": whole and value >= 1,  # type: ignore[operator]
             "float": isinstance(value, int | float) and not isinstance(value, bool),
             "bool": isinstance(value, bool),
         }[param.type]

@@ -205,7 +205,8 @@ def _block(w: _Writer, node: Node, first: str, blocks: Mapping[str, GraphBlock])
         indent = _when(w, node, 8)
         pad = " " * indent
         w.init.append(f"{pad}self.{node.name} = nn.Sequential()")
-        w.init.append(f"{pad}for i in range({_py(node.repeat)}):")
+        loop = "i" if any("i == 0" in arg for arg in args) else "_"
+        w.init.append(f"{pad}for {loop} in range({_py(node.repeat)}):")
         w.call(indent + 4, "unit = ", cls, [*args, *keywords, "act=act"])
         w.init.append(f"{pad}    self.{node.name}.append(unit)")
     _statement(w, node.name, f"self.{node.name}({first})")
