@@ -51,7 +51,7 @@ OPS: dict[str, tuple[str, frozenset[str]]] = {
     "split": ("one", frozenset({"sizes", "outputs"})),
     "shuffle": ("one", frozenset({"groups"})),
     "identity": ("one", frozenset()),
-    "block": ("one", frozenset({"kind", "out", "stride", "repeat", "with"})),
+    "block": ("one", frozenset({"kind", "out", "stride", "repeat", "with", "collect"})),
 }
 OP_DESCRIPTIONS = {
     "conv": "conv, norm, activation (ConvNormAct): out, kernel, stride, groups, act, bias, norm",
@@ -61,18 +61,21 @@ OP_DESCRIPTIONS = {
     "split": "the input's channels cut into `sizes` (which must add up to it), named `outputs`",
     "shuffle": "channel shuffle over `groups` (ShuffleNet)",
     "identity": "the input, unchanged (a name for it)",
-    "block": "another YAML kind (`kind`), `repeat` times in a chain; `with` sets its params",
+    "block": "another YAML kind (`kind`), `repeat` times in a chain; `with` sets its params; "
+    "`collect: true` concatenates the input and every block's output (C2f)",
 }
 BASE_NAMES = ("in_channels", "out_channels", "stride", "kernel_size")
 INPUT = "x"
 # Names a param, width or node may not take: they are the block's numbers, its input, or
 # names the generated class's code uses.
 RESERVED = frozenset(
-    {*BASE_NAMES, INPUT, "self", "act", "torch", "nn", "i", "unit", "norm_layer", "super",
+    {*BASE_NAMES, INPUT, "self", "act", "torch", "nn", "i", "unit", "norm_layer", "super", "collect",
      "channel_shuffle", "int", "bool", "type"}
 )  # fmt: skip
 # A node's name is an attribute and a variable of `forward`, never a constructor argument.
-RESERVED_NODES = frozenset({INPUT, "self", "torch", "nn", "channel_shuffle", *BASE_NAMES})
+RESERVED_NODES = frozenset(
+    {INPUT, "self", "torch", "nn", "channel_shuffle", "collect", *BASE_NAMES}
+)
 # Class names model.py defines besides the YAML kinds' (specc's parts and built-in kinds).
 RESERVED_CLASSES = frozenset(
     {
@@ -147,6 +150,11 @@ class Node(StrictModel):
     fn: str | None = None
     kind: str | None = Field(None, description="the YAML block kind of a `block` node")
     repeat: ExprText | None = None
+    collect: bool | None = Field(
+        None,
+        description="a block node's value is its input and every chained block's output, "
+        "concatenated (C2f, ELAN); else the last block's output",
+    )
     with_: dict[str, Scalar] | None = Field(None, alias="with")
 
 
@@ -399,7 +407,7 @@ _TYPE_WORDS = {
 }
 _FIELDS = (
     "out", "kernel", "stride", "groups", "act", "bias", "norm", "sizes", "outputs", "fn",
-    "kind", "repeat", "with_",
+    "kind", "repeat", "with_", "collect",
 )  # fmt: skip
 
 

@@ -71,3 +71,37 @@ def test_scaled_members_have_the_reported_parameters_and_features(spec, phi):
         features = model.features(torch.randn(1, 3, size, size))
     expected = [tuple(e.shape) for e in arch.endpoints()]
     assert [tuple(f.shape[1:]) for f in features] == expected
+
+
+YOLO = ROOT / "specs" / "yolo_c2f.yaml"
+
+
+def _chains(arch) -> list[int]:
+    """The C2f chain length of each stage, read from the built module's structure."""
+    model = specc.instantiate(arch)
+    return [len(stage[0].m) for stage in model.stages]
+
+
+@pytest.mark.parametrize("selector", [{"phi": 1}, {"phi": 2}, {"preset": "n"}, {"preset": "x"}])
+def test_yolo_c2f_members_have_the_reported_parameters_and_features(selector):
+    arch = specc.compile(YOLO, **selector)
+    model = specc.instantiate(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == arch.params
+    size = arch.resolved.resolution
+    with torch.no_grad():
+        features = model.features(torch.randn(1, 3, size, size))
+    assert [tuple(f.shape[1:]) for f in features] == [tuple(e.shape) for e in arch.endpoints()]
+
+
+def test_yolo_c2f_depth_grows_the_chains_not_the_stages():
+    base = [3, 6, 6, 3]
+    for selector, depth in (({"phi": 2}, 1.2**2), ({"preset": "n"}, 0.33), ({"preset": "m"}, 0.67)):
+        arch = specc.compile(YOLO, **selector)
+        assert [stage.repeats for stage in arch.resolved.stages] == [1, 1, 1, 1]
+        # Ultralytics' parse_model: max(round(n * depth), 1), Python's round
+        assert _chains(arch) == [max(round(n * depth), 1) for n in base]
+
+
+def test_yolo_c2f_scales_match_ultralytics_yolov8_cls():
+    # YOLOv8n-cls as Ultralytics' model summary reports it: 2,719,288 parameters.
+    assert specc.compile(YOLO, preset="n").params == 2_719_288

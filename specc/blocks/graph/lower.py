@@ -95,9 +95,12 @@ def _lower_node(
         case "shuffle":
             return builder.add(prefix, Shuffle(number(node.groups, 1)), sources, scope)
         case "block":
-            out = sources[0]
+            out, outputs = sources[0], [sources[0]]
             for member in plan.chain(index):
                 out = lower_graph(builder, member, out, ctx, blocks)
+                outputs.append(out)
+            if node.collect and len(outputs) > 1:
+                return builder.add(prefix, Concat(arity=len(outputs)), outputs, scope)
             return out
     raise AssertionError(f"unhandled op {node.op!r}")  # the checker admits no other
 

@@ -58,7 +58,15 @@ class Planner:
     divisible: Callable[[Value], int]  # the channel rule without the multiplier
     scale_depth: Callable[[int], int]  # a depth param under the depth multiple
 
-    def plan(self, kind: str, site: BlockPlan, params: Mapping[str, Any]) -> GraphPlan:
+    def plan(
+        self,
+        kind: str,
+        site: BlockPlan,
+        params: Mapping[str, Any],
+        resolved: frozenset[str] = frozenset(),
+    ) -> GraphPlan:
+        """Plan one block of `kind` at `site` with the stage's (or the outer block's)
+        `params`; depth params are scaled, except those `resolved` by an outer block."""
         block = self.blocks[kind]
         at = ("blocks", kind)
         env: dict[str, Value] = {
@@ -70,7 +78,7 @@ class Planner:
         for key, param in block.params.items():
             value = params.get(key, param.default)
             assert isinstance(value, int | float)  # types are checked when the spec loads
-            if param.type == "depth":
+            if param.type == "depth" and key not in resolved:
                 value = self.scale_depth(int(value))
                 if value > MAX_INNER:
                     message = f"depth {key} scales to {value:,} blocks, over {MAX_INNER:,}"
@@ -173,7 +181,13 @@ class Planner:
                     )  # fmt: skip
                 return first
             if node.op == "block":
-                inner.append((index, self._chain(node, first[0], width, stride, env, site, path)))
+                chain = self._chain(node, first[0], width, stride, env, site, path)
+                inner.append((index, chain))
+                if node.collect:
+                    if stride != 1:
+                        raise _error("a collecting chain keeps the size: its stride must be 1",
+                                     self.locate, (*path, "stride"))  # fmt: skip
+                    return (first[0] + width * len(chain), first[1])
             return (width, first[1] * stride)
         if node.op == "shuffle" and on:
             groups = self._int(node.groups, env, (*path, "groups"))
@@ -191,9 +205,9 @@ class Planner:
             raise _error(f"repeat {count} is outside 0..{MAX_INNER}", self.locate,
                          (*path, "repeat"))  # fmt: skip
         assert node.kind is not None
-        params = {
-            k: env.get(v, v) if isinstance(v, str) else v for k, v in (node.with_ or {}).items()
-        }
+        given = (node.with_ or {}).items()
+        params = {k: env[v] if isinstance(v, str) else v for k, v in given}
+        resolved = frozenset(k for k, v in given if isinstance(v, str))  # scaled already
         plans = []
         for i in range(count):
             name = f"{site.name}.{node.name}" + (f".{i}" if node.repeat is not None else "")
@@ -203,7 +217,7 @@ class Planner:
                 kernel=site.kernel, stride=stride if i == 0 else 1, activation=site.activation,
                 drop_path=site.drop_path,
             )  # fmt: skip
-            plans.append(self.plan(node.kind, inner_site, params))
+            plans.append(self.plan(node.kind, inner_site, params, resolved))
         return tuple(plans)
 
     def _int(self, raw: object, env: dict[str, Value], at: At, allow_bool: bool = False) -> int:
@@ -323,13 +337,13 @@ def _with_arguments(plan: GraphPlan, blocks: Mapping[str, GraphBlock], locate: L
 
 
 def chain_count(kind: str, blocks: Mapping[str, GraphBlock], params: Mapping[str, Any],
-                scale: Callable[[int], int]) -> int:  # fmt: skip
+                scale: Callable[[int], int], resolved: frozenset[str] = frozenset()) -> int:  # fmt: skip
     """Blocks inside one block of `kind` (its chains, recursively), an upper bound computed
     before planning, for the size guard: a chain's count is taken at most MAX_INNER."""
     block = blocks[kind]
     env: dict[str, Any] = {k: params.get(k, p.default) for k, p in block.params.items()}
     for k, p in block.params.items():
-        if p.type == "depth" and env[k] is not None:
+        if p.type == "depth" and env[k] is not None and k not in resolved:
             env[k] = min(scale(int(env[k])), MAX_INNER + 1)
     total = 0
     for node in block.nodes:
@@ -341,9 +355,10 @@ def chain_count(kind: str, blocks: Mapping[str, GraphBlock], params: Mapping[str
                 count = int(evaluate(parse(node.repeat, integer=True), {**env, **_big(block)}))
             except (ExprError, KeyError, TypeError):
                 count = 1
-        inner_params = {k: env.get(v, v) if isinstance(v, str) else v
-                        for k, v in (node.with_ or {}).items()}  # fmt: skip
-        total += max(count, 0) * (1 + chain_count(node.kind, blocks, inner_params, scale))
+        given = (node.with_ or {}).items()
+        inner = {k: env.get(v, v) if isinstance(v, str) else v for k, v in given}
+        done = frozenset(k for k, v in given if isinstance(v, str))
+        total += max(count, 0) * (1 + chain_count(node.kind, blocks, inner, scale, done))
     return total
 
 

@@ -26,7 +26,7 @@ import jinja2
 from specc.blocks.kind import BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
-from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, render_class
+from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, COLLECT, render_class
 from specc.ir.nodes import MixConv, Shuffle
 from specc.lang.graphs import GraphBlock
 
@@ -81,6 +81,8 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
     graphs = arch.resolved.graph_blocks
     if any(isinstance(data["op"], Shuffle) for _, data in arch.graph.nodes(data=True)):
         sources.append(CHANNEL_SHUFFLE)
+    if any(node.collect for block in graphs.values() for node in block.nodes):
+        sources.append(COLLECT)
     written: set[str] = set()
     for kind, parts in parts_by_kind.items():
         if kind in graphs:

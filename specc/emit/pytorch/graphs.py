@@ -38,6 +38,7 @@ class _Writer:
     forward: list[str] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)  # value -> channel expression
     spatial: dict[str, str] = field(default_factory=dict)  # value -> divisor expression
+    guard: tuple[str, str] | None = None  # (flag, fallback) of the next statement (`when`)
 
     def call(self, indent: int, head: str, func: str, args: list[str]) -> None:
         self.init += call(indent, head, func, args)
@@ -71,7 +72,7 @@ def _signature(block: GraphBlock, blocks: Mapping[str, GraphBlock]) -> list[str]
         args.append("*")
     for name in names:
         default = " = 1" if name == "stride" else ""
-        kind = "bool" if _is_bool(block, name) else "int"
+        kind = "bool" if _is_bool(block, name, blocks) else "int"
         args.append(f"{name}: {kind}{default}")
     args.append("act: type[nn.Module] = Activation")
     one = f"    def __init__({', '.join(args)}) -> None:"
@@ -83,9 +84,17 @@ def _signature(block: GraphBlock, blocks: Mapping[str, GraphBlock]) -> list[str]
     return ["    def __init__(", *(f"        {a}," for a in args), "    ) -> None:"]
 
 
-def _is_bool(block: GraphBlock, name: str) -> bool:
+def _is_bool(block: GraphBlock, name: str, blocks: Mapping[str, GraphBlock]) -> bool:
+    """Whether the class argument `name` is a bool param (`<node>_<name>`: an inner one)."""
     param = block.params.get(name)
-    return param is not None and param.type == "bool"
+    if param is not None:
+        return param.type == "bool"
+    for node in block.nodes:
+        prefix = f"{node.name}_"
+        if node.op == "block" and node.kind is not None and name.startswith(prefix):
+            if _is_bool(blocks[node.kind], name.removeprefix(prefix), blocks):
+                return True
+    return False
 
 
 def _shape_comment(w: _Writer, value: str) -> str:
@@ -95,6 +104,10 @@ def _shape_comment(w: _Writer, value: str) -> str:
 
 
 def _statement(w: _Writer, target: str, expression: str) -> None:
+    if w.guard is not None:
+        flag, fallback = w.guard
+        expression = f"{expression} if {flag} else {fallback}"
+        w.guard = None
     text = f"        {target} = {expression}"
     comment = _shape_comment(w, target.split(",")[-1].strip())
     if len(text + comment) <= LINE:
@@ -108,6 +121,10 @@ def _node(w: _Writer, node: Node, sources: list[str], blocks: Mapping[str, Graph
     first = sources[0]
     name = node.name
     w.channels[name], w.spatial[name] = w.channels[first], w.spatial[first]
+    if node.when is not None and node.op not in ("conv", "block"):
+        # An op without a module: a flag says whether it acts or passes its input on.
+        w.init.append(f"        self.{name}_on = bool({_py(node.when)})")
+        w.guard = (f"self.{name}_on", first)
     match node.op:
         case "identity":
             _statement(w, name, first)
@@ -209,6 +226,12 @@ def _block(w: _Writer, node: Node, first: str, blocks: Mapping[str, GraphBlock])
         w.init.append(f"{pad}for {loop} in range({_py(node.repeat)}):")
         w.call(indent + 4, "unit = ", cls, [*args, *keywords, "act=act"])
         w.init.append(f"{pad}    self.{node.name}.append(unit)")
+    if node.collect:
+        w.channels[node.name] = (
+            f"{_paren(w.channels[first])} + {_py(node.repeat or 1)} * {_paren(width)}"
+        )
+        _statement(w, node.name, f"collect(self.{node.name}, {first})")
+        return
     _statement(w, node.name, f"self.{node.name}({first})")
 
 
@@ -217,3 +240,12 @@ CHANNEL_SHUFFLE = '''def channel_shuffle(x: torch.Tensor, groups: int) -> torch.
     batch, channels, height, width = x.shape
     x = x.view(batch, groups, channels // groups, height, width)
     return x.transpose(1, 2).contiguous().view(batch, channels, height, width)'''
+
+
+COLLECT = '''def collect(chain: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """`x` and the output of every block of `chain`, each block reading the previous one's
+    output, concatenated along the channels (C2f)."""
+    outputs = [x]
+    for block in chain:
+        outputs.append(block(outputs[-1]))
+    return torch.cat(outputs, dim=1)'''
