@@ -69,8 +69,8 @@ INPUT = "x"
 # Names a param, width or node may not take: they are the block's numbers, its input, or
 # names the generated class's code uses.
 RESERVED = frozenset(
-    {*BASE_NAMES, INPUT, "self", "act", "torch", "nn", "i", "unit", "norm_layer", "super", "collect",
-     "channel_shuffle", "int", "bool", "type"}
+    {*BASE_NAMES, INPUT, "self", "act", "torch", "nn", "i", "unit", "norm_layer", "super",
+     "collect", "channel_shuffle", "int", "bool", "type"}
 )  # fmt: skip
 # A node's name is an attribute and a variable of `forward`, never a constructor argument.
 RESERVED_NODES = frozenset(

@@ -336,8 +336,13 @@ def _with_arguments(plan: GraphPlan, blocks: Mapping[str, GraphBlock], locate: L
                         inner=plan.inner, arguments=tuple(args))  # fmt: skip
 
 
-def chain_count(kind: str, blocks: Mapping[str, GraphBlock], params: Mapping[str, Any],
-                scale: Callable[[int], int], resolved: frozenset[str] = frozenset()) -> int:  # fmt: skip
+def chain_count(
+    kind: str,
+    blocks: Mapping[str, GraphBlock],
+    params: Mapping[str, Any],
+    scale: Callable[[int], int],
+    resolved: frozenset[str] = frozenset(),
+) -> int:
     """Blocks inside one block of `kind` (its chains, recursively), an upper bound computed
     before planning, for the size guard: a chain's count is taken at most MAX_INNER."""
     block = blocks[kind]

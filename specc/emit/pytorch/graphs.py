@@ -91,9 +91,9 @@ def _is_bool(block: GraphBlock, name: str, blocks: Mapping[str, GraphBlock]) -> 
         return param.type == "bool"
     for node in block.nodes:
         prefix = f"{node.name}_"
-        if node.op == "block" and node.kind is not None and name.startswith(prefix):
-            if _is_bool(blocks[node.kind], name.removeprefix(prefix), blocks):
-                return True
+        inner = blocks.get(node.kind or "") if node.op == "block" else None
+        if inner is not None and name.startswith(prefix):
+            return _is_bool(inner, name.removeprefix(prefix), blocks)
     return False
 
 
