@@ -100,7 +100,9 @@ def _lower_node(
                 out = lower_graph(builder, member, out, ctx, blocks)
                 outputs.append(out)
             if node.collect and len(outputs) > 1:
-                return builder.add(prefix, Concat(arity=len(outputs)), outputs, scope)
+                # Not `prefix`: that is the chain's module, whose output is its last block's.
+                concat = Concat(arity=len(outputs))
+                return builder.add(f"{prefix}.collect", concat, outputs, scope)
             return out
     raise AssertionError(f"unhandled op {node.op!r}")  # the checker admits no other
 
