@@ -41,6 +41,7 @@ from specc.lang.types import NAME_PATTERN, StrictModel
 
 ACTIVATION_NAMES = ("relu", "relu6", "silu", "hardswish", "gelu", "leaky_relu", "sigmoid")
 ACT_VALUES = (*ACTIVATION_NAMES, "identity", "block")
+GATES = ("sigmoid", "hard_sigmoid")
 
 # What each op reads and which of the node fields it takes (besides name, op, in, when).
 OPS: dict[str, tuple[str, frozenset[str]]] = {
@@ -51,6 +52,7 @@ OPS: dict[str, tuple[str, frozenset[str]]] = {
     "split": ("one", frozenset({"sizes", "outputs"})),
     "shuffle": ("one", frozenset({"groups"})),
     "identity": ("one", frozenset()),
+    "se": ("one", frozenset({"out", "fn", "gate"})),
     "block": ("one", frozenset({"kind", "out", "stride", "repeat", "with", "collect"})),
 }
 OP_DESCRIPTIONS = {
@@ -61,6 +63,7 @@ OP_DESCRIPTIONS = {
     "split": "the input's channels cut into `sizes` (which must add up to it), named `outputs`",
     "shuffle": "channel shuffle over `groups` (ShuffleNet)",
     "identity": "the input, unchanged (a name for it)",
+    "se": "squeeze-excitation (SqueezeExcite): `out` the squeeze width, `fn`, `gate`",
     "block": "another YAML kind (`kind`), `repeat` times in a chain; `with` sets its params; "
     "`collect: true` concatenates the input and every block's output (C2f)",
 }
@@ -139,7 +142,7 @@ class Node(StrictModel):
         None, description="condition; when false the node passes its input through"
     )
     out: ExprText | None = Field(None, description="output width (conv, block)")
-    kernel: Annotated[int, Field(ge=1, le=31)] | None = None
+    kernel: ExprText | None = Field(None, description="an odd size, or an expression (kernel_size)")
     stride: ExprText | None = None
     groups: ExprText | None = None
     act: str | None = Field(None, description="activation: a name, identity, or block")
@@ -148,6 +151,7 @@ class Node(StrictModel):
     sizes: list[ExprText] | None = None
     outputs: list[str] | None = None
     fn: str | None = None
+    gate: str | None = Field(None, description="an SE's gate: sigmoid or hard_sigmoid")
     kind: str | None = Field(None, description="the YAML block kind of a `block` node")
     repeat: ExprText | None = None
     collect: bool | None = Field(
@@ -328,7 +332,7 @@ class _Checker:
                     )
 
     def fields(self, node: Node, path: tuple[str | int, ...], ints: set[str]) -> None:
-        for field in ("out", "stride", "groups", "repeat", "when"):
+        for field in ("out", "kernel", "stride", "groups", "repeat", "when"):
             text = getattr(node, field)
             if text is not None:
                 self.expression(text, (*path, field), integer=True, known=ints)
@@ -344,8 +348,16 @@ class _Checker:
                 (*path, "fn"),
                 did_you_mean(node.fn, ACTIVATION_NAMES),
             )
-        if node.kernel is not None and node.kernel % 2 == 0:
-            self.error(f"kernel must be odd, got {node.kernel}", (*path, "kernel"))
+        if node.gate is not None and node.gate not in GATES:
+            self.error(
+                f"unknown gate {node.gate!r}; one of: {', '.join(GATES)}",
+                (*path, "gate"),
+                did_you_mean(node.gate, GATES),
+            )
+        if node.op == "se" and node.out is None:
+            self.error("an se node needs `out`: its squeeze width", (*path, "op"))
+        if isinstance(node.kernel, int) and not (1 <= node.kernel <= 31 and node.kernel % 2):
+            self.error(f"kernel must be odd, 1 to 31, got {node.kernel}", (*path, "kernel"))
         if node.op == "split":
             if not node.sizes or len(node.sizes) < 2:
                 self.error("a split needs `sizes`: two or more widths", (*path, "sizes"))
@@ -406,7 +418,7 @@ _TYPE_WORDS = {
     "bool": "true or false",
 }
 _FIELDS = (
-    "out", "kernel", "stride", "groups", "act", "bias", "norm", "sizes", "outputs", "fn",
+    "out", "kernel", "stride", "groups", "act", "bias", "norm", "sizes", "outputs", "fn", "gate",
     "kind", "repeat", "with_", "collect",
 )  # fmt: skip
 
@@ -442,7 +454,8 @@ def reads(block: GraphBlock, name: str) -> bool:
     """Whether some width or node field of `block` reads the block number `name`."""
     texts: list[Any] = list(block.widths.values())
     for node in block.nodes:
-        texts += [node.out, node.stride, node.groups, node.repeat, node.when, *(node.sizes or [])]
+        texts += [node.out, node.kernel, node.stride, node.groups, node.repeat, node.when]
+        texts += node.sizes or []
     return any(name in names_of(text) for text in texts if text is not None)
 
 

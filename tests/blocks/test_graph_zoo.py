@@ -27,6 +27,10 @@ CASES = {
         f"shufflenet_v2_{m}": ("torchvision", {}, ZOO / f"shufflenet_v2_{m}.yaml", {})
         for m in ("x0_5", "x1_0", "x1_5", "x2_0")
     },
+    **{
+        f"ghostnet_{w}": ("timm", {}, ZOO / "ghostnet_100.yaml", {"preset": f"ghostnet_{w}"})
+        for w in ("050", "100", "130")
+    },
 }
 
 

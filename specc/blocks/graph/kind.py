@@ -18,6 +18,7 @@ from specc.blocks.kind import (
     LowerContext,
     PlanContext,
     StageBase,
+    uses,
 )
 from specc.diagnostics import Location
 from specc.ir.graph import GraphBuilder
@@ -38,10 +39,6 @@ def arguments(plan: GraphPlan, ctx: EmitContext) -> list[Argument]:
     return args
 
 
-def _no_parts(plan: GraphPlan) -> frozenset[str]:
-    return frozenset()
-
-
 def graph_kind(name: str, blocks: Mapping[str, GraphBlock]) -> BlockKind[Any, GraphPlan]:
     """The kind `name` of `blocks` (the spec's YAML kinds) as a BlockKind."""
     block = blocks[name]
@@ -58,7 +55,7 @@ def graph_kind(name: str, blocks: Mapping[str, GraphBlock]) -> BlockKind[Any, Gr
 
         planner = Planner(
             blocks, ctx.locate or (lambda *path: Location("<spec>")),
-            ctx.rules.arithmetic, divisible, ctx.scale_depth,
+            ctx.rules.arithmetic, divisible, ctx.scale_depth, ctx.round_width,
         )  # fmt: skip
         return planner.plan(name, site, getattr(stage, "params", {}))
 
@@ -69,6 +66,11 @@ def graph_kind(name: str, blocks: Mapping[str, GraphBlock]) -> BlockKind[Any, Gr
         return name
 
     nodes = ", ".join(node.name for node in block.nodes)
+    squeeze = uses_op(name, blocks, "se")
+
+    def parts(plan: GraphPlan) -> frozenset[str]:
+        return uses(squeeze_excite=squeeze)
+
     return BlockKind(
         name=name,
         schema=StageBase,
@@ -78,10 +80,18 @@ def graph_kind(name: str, blocks: Mapping[str, GraphBlock]) -> BlockKind[Any, Gr
             class_name=class_name(name),
             template="",
             arguments=arguments,
-            parts=_no_parts,
+            parts=parts,
             parameters=nodes,
         ),
         describe=describe,
+    )
+
+
+def uses_op(kind: str, blocks: Mapping[str, GraphBlock], op: str) -> bool:
+    """Whether `kind` or a kind it chains has a node of `op`."""
+    inner = [node.kind for node in blocks[kind].nodes if node.op == "block" and node.kind]
+    return any(node.op == op for node in blocks[kind].nodes) or any(
+        uses_op(name, blocks, op) for name in inner if name in blocks
     )
 
 

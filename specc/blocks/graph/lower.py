@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from specc.blocks.graph.plan import GraphPlan
 from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import conv_norm_act
+from specc.blocks.parts.squeeze_excite import SEPlan, lower_squeeze_excite
 from specc.ir.graph import GraphBuilder, Scope
 from specc.ir.nodes import Act, Add, Concat, Conv, Shuffle, Slice, conv_padding
 from specc.lang.expr import evaluate, parse
@@ -65,7 +66,7 @@ def _lower_node(
 
     match node.op:
         case "conv":
-            assert node.kernel is not None
+            kernel = number(node.kernel, 1)
             width = number(node.out, builder.shape(sources[0])[0])
             stride = number(node.stride, 1)
             groups = number(node.groups, 1)
@@ -74,8 +75,8 @@ def _lower_node(
                 size = builder.shape(sources[0])[-1]
                 conv = Conv(
                     in_channels=builder.shape(sources[0])[0], out_channels=width,
-                    kernel=node.kernel, stride=stride, groups=groups,
-                    padding=conv_padding(size, node.kernel, stride, ctx.defaults.padding),
+                    kernel=kernel, stride=stride, groups=groups,
+                    padding=conv_padding(size, kernel, stride, ctx.defaults.padding),
                     bias=bool(node.bias),
                 )  # fmt: skip
                 out = builder.add(f"{prefix}.conv", conv, sources, scope)
@@ -83,7 +84,7 @@ def _lower_node(
                     out = builder.add(f"{prefix}.act", Act(act), [out], scope)
                 return out
             return conv_norm_act(
-                builder, prefix, sources[0], scope, out_channels=width, kernel=node.kernel,
+                builder, prefix, sources[0], scope, out_channels=width, kernel=kernel,
                 stride=stride, groups=groups, activation=act, ctx=ctx, bias=bool(node.bias),
             )  # fmt: skip
         case "act":
@@ -92,6 +93,11 @@ def _lower_node(
             return builder.add(prefix, Add(arity=len(sources)), sources, scope)
         case "concat":
             return builder.add(prefix, Concat(arity=len(sources)), sources, scope)
+        case "se":
+            squeeze = SEPlan(number(node.out, 1), node.fn, node.gate or "sigmoid")
+            return lower_squeeze_excite(
+                builder, prefix, sources[0], squeeze, plan.activation, scope
+            )
         case "shuffle":
             return builder.add(prefix, Shuffle(number(node.groups, 1)), sources, scope)
         case "block":

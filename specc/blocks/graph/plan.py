@@ -57,6 +57,7 @@ class Planner:
     arithmetic: str  # "float" | "decimal"
     divisible: Callable[[Value], int]  # the channel rule without the multiplier
     scale_depth: Callable[[int], int]  # a depth param under the depth multiple
+    round_width: Callable[[int], int]  # a stated width under the width multiple
 
     def plan(
         self,
@@ -78,6 +79,8 @@ class Planner:
         for key, param in block.params.items():
             value = params.get(key, param.default)
             assert isinstance(value, int | float)  # types are checked when the spec loads
+            if param.type == "width" and key not in resolved:
+                value = self.round_width(int(value))
             if param.type == "depth" and key not in resolved:
                 value = self.scale_depth(int(value))
                 if value > MAX_INNER:
@@ -167,6 +170,11 @@ class Planner:
             if stride < 1:
                 raise _error(f"stride must be at least 1, got {stride}", self.locate,
                              (*path, "stride"))  # fmt: skip
+            if node.kernel is not None and node.op == "conv":
+                kernel = self._int(node.kernel, env, (*path, "kernel"))
+                if kernel % 2 == 0 or kernel > 31:
+                    raise _error(f"kernel {kernel} must be odd and at most 31", self.locate,
+                                 (*path, "kernel"))  # fmt: skip
             if node.groups is not None and node.op == "conv":
                 groups = self._int(node.groups, env, (*path, "groups"))
                 if groups < 1 or first[0] % groups or width % groups:
@@ -189,6 +197,8 @@ class Planner:
                                      self.locate, (*path, "stride"))  # fmt: skip
                     return (first[0] + width * len(chain), first[1])
             return (width, first[1] * stride)
+        if node.op == "se" and on:
+            self._int(node.out, env, (*path, "out"))  # a positive whole number
         if node.op == "shuffle" and on:
             groups = self._int(node.groups, env, (*path, "groups"))
             if groups < 1 or first[0] % groups:
@@ -291,6 +301,7 @@ def node_names(block: GraphBlock) -> set[str]:
     for node in block.nodes:
         for raw in (
             node.out,
+            node.kernel,
             node.stride,
             node.groups,
             node.repeat,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from specc.blocks.graph.plan import class_arguments
-from specc.blocks.parts.arguments import ACTIVATIONS
+from specc.blocks.parts.arguments import ACTIVATIONS, GATES
 from specc.emit.pytorch.code import call, comment
 from specc.lang.expr import parse
 from specc.lang.graphs import INPUT, GraphBlock, Node, class_name, inputs_of
@@ -121,7 +121,7 @@ def _node(w: _Writer, node: Node, sources: list[str], blocks: Mapping[str, Graph
     first = sources[0]
     name = node.name
     w.channels[name], w.spatial[name] = w.channels[first], w.spatial[first]
-    if node.when is not None and node.op not in ("conv", "block"):
+    if node.when is not None and node.op not in ("conv", "block", "se"):
         # An op without a module: a flag says whether it acts or passes its input on.
         w.init.append(f"        self.{name}_on = bool({_py(node.when)})")
         w.guard = (f"self.{name}_on", first)
@@ -137,6 +137,17 @@ def _node(w: _Writer, node: Node, sources: list[str], blocks: Mapping[str, Graph
         case "concat":
             w.channels[name] = " + ".join(_paren(w.channels[s]) for s in sources)
             _statement(w, name, f"torch.cat([{', '.join(sources)}], dim=1)")
+        case "se":
+            inner = ACTIVATIONS[node.fn] if node.fn else "act"
+            gate = GATES[node.gate or "sigmoid"]
+            indent = _when(w, node, 8)
+            w.call(
+                indent,
+                f"self.{name} = ",
+                "SqueezeExcite",
+                [w.channels[first], _py(node.out), inner, gate],
+            )
+            _statement(w, name, f"self.{name}({first})")
         case "shuffle":
             groups = _py(node.groups)
             if not groups.isdigit():
@@ -177,7 +188,7 @@ def _conv(w: _Writer, node: Node, first: str) -> None:
     width = _py(node.out) if node.out is not None else w.channels[first]
     stride = _stride(w, node, first)
     w.channels[node.name] = width
-    args = [w.channels[first], width, str(node.kernel)]
+    args = [w.channels[first], width, _py(node.kernel)]
     if stride != "1":
         args.append(stride)
     if node.groups is not None:
