@@ -19,6 +19,7 @@ from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
 from specc.blocks.parts.conv_norm_act import LayerPlan
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.ir.nodes import MaxPool
 from specc.lang.load import LoadedSpec
 from specc.lang.schema import ConvLayer, Defaults, Spec
 from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
@@ -366,6 +367,6 @@ def _layer(
         kernel=layer.kernel,
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
-        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
     )

@@ -99,9 +99,16 @@ class ConvLayer(StrictModel):
 class MaxPool(StrictModel):
     """A max pool after the stem conv (ResNet: 3x3, stride 2, padding 1)."""
 
-    kernel: Annotated[int, Field(ge=1, le=15)] = 3
+    kernel: Annotated[int, Field(ge=1, le=15, description="window size")] = 3
     stride: Stride = 2
-    padding: Annotated[int, Field(ge=0, le=7)] = 1
+    padding: Annotated[
+        int, Field(ge=0, le=7, description="on every side, at most half the kernel")
+    ] = 1
+    ceil_mode: bool = Field(
+        False,
+        description="round the output size up (PyTorch's ceil_mode; a last window may "
+        "start in the right padding)",
+    )
 
     @model_validator(mode="after")
     def _padding_fits_kernel(self) -> MaxPool:

@@ -93,12 +93,12 @@ class LayerPlan:
     kernel: int
     stride: int
     activation: str  # "identity" for none
-    pool: tuple[int, int, int] | None = None  # max pool kernel, stride, padding
+    pool: MaxPool | None = None  # the stem's max pool
     bias: bool = False
 
     @property
     def reduction(self) -> int:
-        return self.stride * (self.pool[1] if self.pool else 1)
+        return self.stride * (self.pool.stride if self.pool else 1)
 
 
 def lower_layer(builder: GraphBuilder, layer: LayerPlan, x: str, ctx: LowerContext) -> str:
@@ -114,8 +114,7 @@ def lower_layer(builder: GraphBuilder, layer: LayerPlan, x: str, ctx: LowerConte
 def lower_pool(builder: GraphBuilder, layer: LayerPlan, x: str) -> str:
     """The max pool that ends the stem (ResNet), node `stem_pool`."""
     assert layer.pool is not None
-    kernel, stride, padding = layer.pool
-    return builder.add(f"{layer.name}_pool", MaxPool(kernel, stride, padding), [x], Scope("stem"))
+    return builder.add(f"{layer.name}_pool", layer.pool, [x], Scope("stem"))
 
 
 def layer_arguments(layer: LayerPlan, ctx: EmitContext) -> list[Argument]:

@@ -1,9 +1,9 @@
 """The classes of model.py: the parts' classes and each block kind's class, each written
 once, only where some block uses it, and the check that every generated call fits its class.
 
-A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`) is written when some block uses
-the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's norm is one. A kind's
-template is rendered with the switches of its own blocks:
+A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`, `GlobalResponseNorm`) is written
+when some block uses the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's
+norm is one. A kind's template is rendered with the switches of its own blocks:
 
     same_padding   TF 'same' padding (`defaults.padding: same`)
     mixed_kernels  some conv of the network is a MixConv (a kernel list, split 1x1s)
@@ -30,7 +30,7 @@ from specc.ir.nodes import MixConv
 
 TEMPLATES = Path(__file__).parent / "templates"  # model.py.j2
 # Part classes in the order model.py defines them (each after what it needs).
-PART_ORDER = ("layer_norm", "squeeze_excite", "drop_path")
+PART_ORDER = ("layer_norm", "grn", "squeeze_excite", "drop_path")
 
 
 @cache

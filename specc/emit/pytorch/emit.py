@@ -20,6 +20,7 @@ from specc import __version__
 from specc.blocks.kind import Argument, EmitContext
 from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
+from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
 from specc.blocks.registry import KINDS
 from specc.build.architecture import Architecture
@@ -123,9 +124,7 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     stem_args[0] = "in_chans"
     lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
     if r.stem.pool is not None:
-        kernel, stride, padding = r.stem.pool
-        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
-        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
+        lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:
