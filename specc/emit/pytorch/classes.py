@@ -9,6 +9,7 @@ norm is one. A kind's template is rendered with the switches of its own blocks:
     mixed_kernels  some conv of the network is a MixConv (a kernel list, split 1x1s)
     se             some block of this kind has a squeeze-excitation
     residual       some block of this kind has a residual (drop path, skip)
+    grn            some block of this kind has a global response norm (ConvNeXt V2)
 
 so a network without SE blocks carries no SE code and passes no SE arguments.
 """
@@ -77,7 +78,12 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
     sources = [_render(env, "conv.py.j2", network)]
     sources += [_render(env, f"{part}.py.j2", network) for part in PART_ORDER if part in used]
     for kind, parts in parts_by_kind.items():
-        context = {**network, "se": "squeeze_excite" in parts, "residual": "drop_path" in parts}
+        context = {
+            **network,
+            "se": "squeeze_excite" in parts,
+            "residual": "drop_path" in parts,
+            "grn": "grn" in parts,
+        }
         sources.append(_render(env, f"kind:{kind}/{KINDS[kind].emitter.template}", context))
     return sources, parts_by_kind
 
