@@ -179,7 +179,7 @@ class StageColumns:
 
 # The parts a block's generated class may use; model.py defines a part's class (and a kind's
 # template its code for that part) only when some block uses it.
-PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm", "grn"})
+PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm", "grn", "avg_down"})
 
 
 @dataclass(frozen=True)

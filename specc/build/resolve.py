@@ -12,7 +12,7 @@ input of lowering. A size guard refuses absurdly large models before anything is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
@@ -143,7 +143,10 @@ def resolve(
         resolution=resolution,
         in_channels=spec.input.channels,
         num_classes=spec.num_classes,
-        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stem=replace(
+            _layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+            deep=tuple(widths.stem_deep()),
+        ),
         stages=tuple(stages),
         head=head,
         dropout=scale.dropout,

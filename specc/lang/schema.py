@@ -122,7 +122,13 @@ class MaxPool(StrictModel):
 
 
 class Stem(ConvLayer):
-    pool: MaxPool | None = None
+    pool: MaxPool | None = Field(None, description="a max pool after the stem (ResNet)")
+    deep: Annotated[list[Channels], Field(max_length=8)] = Field(
+        default_factory=list,
+        description="a deep stem (ResNet-C/D, timm's stem_type='deep'): convs to these widths "
+        "before the one to `channels`, all k x k with the stem's activation, the first "
+        "carrying the stride; scaled like the stem; [] for one conv",
+    )
 
 
 class HiddenLayer(StrictModel):

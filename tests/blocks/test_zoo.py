@@ -50,6 +50,7 @@ FAMILY_CASES = {
 # Plain-CNN parts and newer block internals (issue 17), tests/data/zoo.
 NEW_PARTS = {
     "convnextv2_atto": ("timm", {}, FAMILY / "convnextv2_atto.yaml", {}),
+    "resnet50d": ("timm", {}, FAMILY / "resnet50d.yaml", {}),
 }
 FAMILY_CASES.update(NEW_PARTS)
 CASES.update(FAMILY_CASES)

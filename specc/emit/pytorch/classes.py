@@ -9,7 +9,8 @@ norm is one. A kind's template is rendered with the switches of its own blocks:
     mixed_kernels  some conv of the network is a MixConv (a kernel list, split 1x1s)
     se             some block of this kind has a squeeze-excitation
     residual       some block of this kind has a residual (drop path, skip)
-    grn            some block of this kind has a global response norm (ConvNeXt V2)
+    <part>         some block of this kind uses the part: every name of `PARTS`
+                   (`squeeze_excite`, `drop_path`, `layer_norm`, `grn`, `avg_down`)
 
 so a network without SE blocks carries no SE code and passes no SE arguments.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from specc.blocks.kind import BlockPlan
+from specc.blocks.kind import PARTS, BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
 from specc.ir.nodes import MixConv
@@ -80,9 +81,9 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
     for kind, parts in parts_by_kind.items():
         context = {
             **network,
+            **{part: part in parts for part in sorted(PARTS)},
             "se": "squeeze_excite" in parts,
             "residual": "drop_path" in parts,
-            "grn": "grn" in parts,
         }
         sources.append(_render(env, f"kind:{kind}/{KINDS[kind].emitter.template}", context))
     return sources, parts_by_kind

@@ -10,9 +10,10 @@ classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_m
 Block parts: BasicBlock: conv1, conv2, shortcut (only when projecting). Bottleneck: reduce,
 spatial, se (when squeeze > 0), expand, shortcut (only when projecting). ConvBlock: conv, bn.
 ConvNeXtBlock: downsample (first block of a stage that changes the stride or width),
-layer_scale, dwconv, norm, fc1, fc2. DepthwiseSeparable: depthwise, se (when squeeze > 0),
-pointwise. FusedMBConv: fused, se, project (absent when the expanded width equals the input).
-MBConv: expand (absent when the expanded width equals the input), depthwise, se, project.
+layer_scale, dwconv, norm, fc1, grn (ConvNeXt V2), fc2. DepthwiseSeparable: depthwise, se (when
+squeeze > 0), pointwise. FusedMBConv: fused, se, project (absent when the expanded width equals
+the input). MBConv: expand (absent when the expanded width equals the input), depthwise, se,
+project.
 """
 
 from __future__ import annotations
