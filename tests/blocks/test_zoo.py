@@ -51,6 +51,7 @@ FAMILY_CASES = {
 NEW_PARTS = {
     "convnextv2_atto": ("timm", {}, FAMILY / "convnextv2_atto.yaml", {}),
     "resnet50d": ("timm", {}, FAMILY / "resnet50d.yaml", {}),
+    "efficientnetv2_rw_s": ("timm", {}, FAMILY / "efficientnetv2_rw_s.yaml", {}),
 }
 FAMILY_CASES.update(NEW_PARTS)
 CASES.update(FAMILY_CASES)
