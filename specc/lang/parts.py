@@ -45,7 +45,14 @@ def _se_shorthand(value: Any) -> Any:
     return value
 
 
-SEField = Annotated[SqueezeExcite | None, BeforeValidator(_se_shorthand)]
+SEField = Annotated[
+    SqueezeExcite | None,
+    BeforeValidator(_se_shorthand),
+    Field(
+        description="squeeze-excitation: a ratio (se: 0.25) or {ratio, base, rounding, "
+        "activation, gate}; null for none"
+    ),
+]
 
 Splits = Annotated[int, Field(ge=1, le=8, description="dense 1x1 convs over channel groups")]
 
