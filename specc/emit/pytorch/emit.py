@@ -121,15 +121,15 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
     convs = r.stem.convs()
-    stem_args = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
-    stem_args[0][0] = "in_chans"
+    stem_calls = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
+    stem_calls[0][0] = "in_chans"
     if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
         lines.append("        self.stem = nn.Sequential(")
-        for args in stem_args:
-            lines += code.call(12, "", "ConvNormAct", args, ",")
+        for call in stem_calls:
+            lines += code.call(12, "", "ConvNormAct", call, ",")
         lines.append("        )")
     else:
-        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args[0])
+        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_calls[0])
     if r.stem.pool is not None:
         lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
