@@ -11,10 +11,9 @@ input of lowering. A size guard refuses absurdly large models before anything is
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specc.blocks.graph.kind import graph_kind, has_depth
@@ -23,6 +22,7 @@ from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
 from specc.blocks.parts.conv_norm_act import LayerPlan
 from specc.blocks.registry import KINDS, AnyKind
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.ir.nodes import MaxPool
 from specc.lang.graphs import GraphBlock
 from specc.lang.load import LoadedSpec
 from specc.lang.schema import ConvLayer, Defaults, GraphStage, Spec
@@ -166,7 +166,10 @@ def resolve(
         resolution=resolution,
         in_channels=spec.input.channels,
         num_classes=spec.num_classes,
-        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stem=replace(
+            _layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+            deep=tuple(widths.stem_deep()),
+        ),
         stages=tuple(stages),
         head=head,
         dropout=scale.dropout,
@@ -247,7 +250,7 @@ def _stages(
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
         kind = kinds[stage.block]
-        context = dataclasses.replace(
+        context = replace(
             context, scale_depth=_depth_rule(spec, scales["depth"], stage.scale_depth)
         )
         blocks = []
@@ -441,6 +444,6 @@ def _layer(
         kernel=layer.kernel,
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
-        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
     )

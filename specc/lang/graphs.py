@@ -125,7 +125,7 @@ class Param(StrictModel):
         "by the depth multiple (the stage keeps its repeats, the inner chain grows)",
     )
     default: Scalar | None = Field(None, description="the value when a stage omits it")
-    description: str = ""
+    description: str = Field("", description="what the param means (for readers)")
 
 
 class Node(StrictModel):
@@ -143,36 +143,44 @@ class Node(StrictModel):
     )
     out: ExprText | None = Field(None, description="output width (conv, block)")
     kernel: ExprText | None = Field(None, description="an odd size, or an expression (kernel_size)")
-    stride: ExprText | None = None
-    groups: ExprText | None = None
+    stride: ExprText | None = Field(None, description="stride (conv, block); 1 if unset")
+    groups: ExprText | None = Field(None, description="conv groups; shuffle groups")
     act: str | None = Field(None, description="activation: a name, identity, or block")
-    bias: bool | None = None
-    norm: bool | None = None
-    sizes: list[ExprText] | None = None
-    outputs: list[str] | None = None
-    fn: str | None = None
+    bias: bool | None = Field(None, description="conv bias")
+    norm: bool | None = Field(None, description="false: a conv without its norm")
+    sizes: list[ExprText] | None = Field(None, description="a split's widths, in order")
+    outputs: list[str] | None = Field(None, description="names of a split's parts")
+    fn: str | None = Field(None, description="an act node's activation, or an SE's inner one")
     gate: str | None = Field(None, description="an SE's gate: sigmoid or hard_sigmoid")
     kind: str | None = Field(None, description="the YAML block kind of a `block` node")
-    repeat: ExprText | None = None
+    repeat: ExprText | None = Field(
+        None, description="blocks in a block node's chain (a depth param grows it)"
+    )
     collect: bool | None = Field(
         None,
         description="a block node's value is its input and every chained block's output, "
         "concatenated (C2f, ELAN); else the last block's output",
     )
-    with_: dict[str, Scalar] | None = Field(None, alias="with")
+    with_: dict[str, Scalar] | None = Field(
+        None, alias="with", description="params of a block node's kind: numbers or param names"
+    )
 
 
 class GraphBlock(StrictModel):
     """A block kind stated as a graph of parts and ops."""
 
-    description: str = ""
-    params: dict[str, Param] = Field(default_factory=dict)
+    description: str = Field("", description="the class docstring in model.py")
+    params: dict[str, Param] = Field(
+        default_factory=dict, description="numbers a stage states for the kind, by name"
+    )
     widths: dict[str, ExprText] = Field(
         default_factory=dict,
         description="named widths: expressions of in_channels, out_channels, params and "
         "earlier widths, rounded explicitly (round, floor, ceil, divisible)",
     )
-    nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)]
+    nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)] = Field(
+        description="the graph, inputs first: parts and ops, each reading earlier values"
+    )
     output: str | None = Field(None, description="the output node; the last node if unset")
 
 
