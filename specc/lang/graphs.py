@@ -385,8 +385,10 @@ class _Checker:
             )
         if node.op == "se" and node.out is None:
             self.error("an se node needs `out`: its squeeze width", (*path, "op"))
-        odd = node.op != "conv" or node.kernel % 2  # type: ignore[operator]
-        if isinstance(node.kernel, int) and not (1 <= node.kernel <= 31 and odd):
+        kernel = node.kernel
+        if isinstance(kernel, int) and not (
+            1 <= kernel <= 31 and (node.op != "conv" or kernel % 2)
+        ):
             self.error(f"kernel must be odd, 1 to 31, got {node.kernel}", (*path, "kernel"))
         if node.op == "split":
             if not node.sizes or len(node.sizes) < 2:
