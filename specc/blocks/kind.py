@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 from specc.lang.types import Activation, Channels, KernelOrMixed, Repeats, StrictModel, Stride
 
@@ -62,8 +62,25 @@ DepthGroup = Annotated[
 ]
 
 
+def _stage_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """`specc schema` of a kind's stage: `block` keeps its description where a kind narrows
+    it to its literal, and a kind without mixed kernels advertises one kernel size only."""
+    properties = schema.get("properties", {})
+    block = properties.get("block")
+    if block is not None:
+        block.setdefault("description", "the block kind")
+    kernel = properties.get("kernel")
+    if kernel is not None and not cls.mixed_kernels and "anyOf" in kernel:
+        one = [arm for arm in kernel.pop("anyOf") if arm.get("type") == "integer"]
+        kernel.update(one[0] if one else {"type": "integer"})
+    if kernel is not None:
+        kernel.setdefault("description", "kernel size of the block's spatial conv")
+
+
 class StageBase(StrictModel):
     """Fields every stage has; a block kind's schema adds its own and sets `block`."""
+
+    model_config = ConfigDict(json_schema_extra=_stage_json_schema)
 
     # Kinds whose spatial conv may mix kernel sizes (a `kernel` list) say so here.
     mixed_kernels: ClassVar[bool] = False
@@ -179,7 +196,7 @@ class StageColumns:
 
 # The parts a block's generated class may use; model.py defines a part's class (and a kind's
 # template its code for that part) only when some block uses it.
-PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm"})
+PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm", "grn", "avg_down"})
 
 
 @dataclass(frozen=True)

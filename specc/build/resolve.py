@@ -12,13 +12,14 @@ input of lowering. A size guard refuses absurdly large models before anything is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
 from specc.blocks.parts.conv_norm_act import LayerPlan
 from specc.blocks.registry import KINDS
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.ir.nodes import MaxPool
 from specc.lang.load import LoadedSpec
 from specc.lang.schema import ConvLayer, Defaults, Spec
 from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
@@ -142,7 +143,10 @@ def resolve(
         resolution=resolution,
         in_channels=spec.input.channels,
         num_classes=spec.num_classes,
-        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stem=replace(
+            _layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+            deep=tuple(widths.stem_deep()),
+        ),
         stages=tuple(stages),
         head=head,
         dropout=scale.dropout,
@@ -366,6 +370,6 @@ def _layer(
         kernel=layer.kernel,
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
-        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
     )

@@ -49,6 +49,15 @@ class Widths:
             return spec.stem.channels
         return self._watched(lambda: self.round(self.capped(spec.stem.channels)), "stem")
 
+    def stem_deep(self) -> list[int]:
+        """A deep stem's inner widths, scaled as the stem is."""
+        spec = self.loaded.spec
+        if spec.scaling.stem == "fixed":
+            return list(spec.stem.deep)
+        return [
+            self._watched(lambda c=c: self.round(self.capped(c)), "stem") for c in spec.stem.deep
+        ]
+
     def stage(self, index: int, rule: Callable[[Any, Callable[[Number], int]], int]) -> int:
         """A stage's output width by its block kind's `rule` (`BlockKind.channels`: a
         bottleneck rounds its inner width), given the stage and this width rule."""

@@ -47,6 +47,13 @@ FAMILY_CASES = {
     "lcnet_100": ("timm", {}, FAMILY / "lcnet_100.yaml", {}),
     "efficientnet_es": ("timm", {}, FAMILY / "efficientnet_es.yaml", {}),
 }
+# Plain-CNN parts and newer block internals (issue 17), tests/data/zoo.
+NEW_PARTS = {
+    "convnextv2_atto": ("timm", {}, FAMILY / "convnextv2_atto.yaml", {}),
+    "resnet50d": ("timm", {}, FAMILY / "resnet50d.yaml", {}),
+    "efficientnetv2_rw_s": ("timm", {}, FAMILY / "efficientnetv2_rw_s.yaml", {}),
+}
+FAMILY_CASES.update(NEW_PARTS)
 CASES.update(FAMILY_CASES)
 
 
@@ -69,6 +76,9 @@ def randomised(model):
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.copy_(torch.rand(shape, generator=generator) - 0.5)
             module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+        if type(module).__name__ == "GlobalResponseNorm":  # zeros: the identity
+            module.weight.data.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(module.bias.shape, generator=generator) - 0.5)
         scale = getattr(module, "layer_scale", getattr(module, "gamma", None))
         if isinstance(scale, torch.nn.Parameter):  # ConvNeXt's 1e-6 would hide the branch
             scale.data.copy_(torch.rand(scale.shape, generator=generator) + 0.5)
@@ -110,6 +120,18 @@ def test_scaled_members_run_and_match_the_analysis(spec, phi):
     with torch.no_grad():
         out = model(torch.randn(1, 3, size, size))
     assert out.shape == (1, arch.resolved.num_classes)
+
+
+@pytest.mark.parametrize("spec", sorted(NEW_PARTS))
+@pytest.mark.parametrize("phi", [1, 2])
+def test_new_part_members_have_the_reported_params_and_feature_shapes(spec, phi):
+    arch = specc.compile(NEW_PARTS[spec][2], phi=phi)
+    model = specc.instantiate(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == arch.params
+    size = arch.resolved.resolution
+    with torch.no_grad():
+        features = model.features(torch.randn(1, 3, size, size))
+    assert [tuple(f.shape[1:]) for f in features] == [e.shape for e in arch.endpoints()]
 
 
 @pytest.mark.parametrize("size", [225, 240, 97])

@@ -290,3 +290,49 @@ def test_a_plugin_failing_while_building_is_named_not_a_traceback(tmp_path):
     assert "plugin 'fails-ghost' (entry point 'ghost_fails = fails_ghost:KIND')" in result.stderr
     assert "its `lower` failed: ZeroDivisionError: the plugin divided by zero" in result.stderr
     assert not out.exists()
+
+
+_OWN_SE = (
+    "import typing, specc_ghostnet\n"
+    "from pydantic import Field\n"
+    "from specc.blocks.kind import BlockKind\n"
+    "class Stage(specc_ghostnet.GhostStage):\n"
+    "    block: typing.Literal['{name}']\n"
+    "    se: int = Field(0, description='a count of its own, not the SE part')\n"
+    "{extra}"
+    "def plan(stage, site, ctx):\n"
+    "    return specc_ghostnet.KIND.plan(stage.model_copy(update={{'se': None}}), site, ctx)\n"
+    "K = specc_ghostnet.KIND\n"
+    "KIND = BlockKind(name='{name}', schema=Stage, plan=plan, lower=K.lower,\n"
+    "                 emitter=K.emitter, channels=K.channels)\n"
+)
+
+
+def test_plugin_fields_named_like_builtin_ones(tmp_path):
+    """A plugin's own field named like a part's field (`se`, an int here) is the plugin's:
+    validate, show and build use it without touching specc's SE handling. A plugin that
+    redefines a field every stage has (`stride`), which specc reads itself, is refused by
+    name instead of failing later."""
+    root = tmp_path / "site"
+    for name, extra in (("ghost_se", ""), ("ghost_stride", "    stride: int = 1\n")):
+        source = _OWN_SE.format(name=name, extra=extra)
+        _distribution(root, name.replace("_", "-"), name, name, source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    base = SPEC.read_text()
+    old = next(line for line in base.splitlines() if "block: ghost, kernel: 5" in line)
+    new = "  - {block: ghost_se, kernel: 5, stride: 2, channels: 40, expanded: 72, se: 3}"
+    spec = tmp_path / "own_se.yaml"
+    spec.write_text(base.replace(old, new))
+    for command in ("validate", "show"):
+        result = specc(command, spec, path=[GHOSTNET, root])
+        assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert specc("build", spec, "--out", out, path=[GHOSTNET, root]).returncode == 0
+    assert (out / "model.py").exists()
+
+    spec.write_text(base.replace(old, new.replace("ghost_se", "ghost_stride")))
+    result = specc("build", spec, "--out", tmp_path / "no", path=[GHOSTNET, root])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "its schema redefines `stride`" in result.stderr
+    assert not (tmp_path / "no").exists()

@@ -1,14 +1,16 @@
 """The classes of model.py: the parts' classes and each block kind's class, each written
 once, only where some block uses it, and the check that every generated call fits its class.
 
-A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`) is written when some block uses
-the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's norm is one. A kind's
-template is rendered with the switches of its own blocks:
+A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`, `GlobalResponseNorm`) is written
+when some block uses the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's
+norm is one. A kind's template is rendered with the switches of its own blocks:
 
     same_padding   TF 'same' padding (`defaults.padding: same`)
     mixed_kernels  some conv of the network is a MixConv (a kernel list, split 1x1s)
     se             some block of this kind has a squeeze-excitation
     residual       some block of this kind has a residual (drop path, skip)
+    <part>         some block of this kind uses the part: every name of `PARTS`
+                   (`squeeze_excite`, `drop_path`, `layer_norm`, `grn`, `avg_down`)
 
 so a network without SE blocks carries no SE code and passes no SE arguments.
 """
@@ -23,14 +25,14 @@ from typing import Any
 
 import jinja2
 
-from specc.blocks.kind import BlockPlan
+from specc.blocks.kind import PARTS, BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
 from specc.ir.nodes import MixConv
 
 TEMPLATES = Path(__file__).parent / "templates"  # model.py.j2
 # Part classes in the order model.py defines them (each after what it needs).
-PART_ORDER = ("layer_norm", "squeeze_excite", "drop_path")
+PART_ORDER = ("layer_norm", "grn", "squeeze_excite", "drop_path")
 
 
 @cache
@@ -77,7 +79,12 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
     sources = [_render(env, "conv.py.j2", network)]
     sources += [_render(env, f"{part}.py.j2", network) for part in PART_ORDER if part in used]
     for kind, parts in parts_by_kind.items():
-        context = {**network, "se": "squeeze_excite" in parts, "residual": "drop_path" in parts}
+        context = {
+            **network,
+            **{part: part in parts for part in sorted(PARTS)},
+            "se": "squeeze_excite" in parts,
+            "residual": "drop_path" in parts,
+        }
         sources.append(_render(env, f"kind:{kind}/{KINDS[kind].emitter.template}", context))
     return sources, parts_by_kind
 

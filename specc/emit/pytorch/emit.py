@@ -20,6 +20,7 @@ from specc import __version__
 from specc.blocks.kind import Argument, EmitContext
 from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
+from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
 from specc.blocks.registry import KINDS
 from specc.build.architecture import Architecture
@@ -119,13 +120,18 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     default = r.defaults.activation
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
-    stem_args = code.arguments(layer_arguments(r.stem, EmitContext(r.defaults)))
-    stem_args[0] = "in_chans"
-    lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
+    convs = r.stem.convs()
+    stem_args = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
+    stem_args[0][0] = "in_chans"
+    if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
+        lines.append("        self.stem = nn.Sequential(")
+        for args in stem_args:
+            lines += code.call(12, "", "ConvNormAct", args, ",")
+        lines.append("        )")
+    else:
+        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args[0])
     if r.stem.pool is not None:
-        kernel, stride, padding = r.stem.pool
-        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
-        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
+        lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:

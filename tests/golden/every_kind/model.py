@@ -10,9 +10,10 @@ classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_m
 Block parts: BasicBlock: conv1, conv2, shortcut (only when projecting). Bottleneck: reduce,
 spatial, se (when squeeze > 0), expand, shortcut (only when projecting). ConvBlock: conv, bn.
 ConvNeXtBlock: downsample (first block of a stage that changes the stride or width),
-layer_scale, dwconv, norm, fc1, fc2. DepthwiseSeparable: depthwise, se (when squeeze > 0),
-pointwise. FusedMBConv: fused, se, project (absent when the expanded width equals the input).
-MBConv: expand (absent when the expanded width equals the input), depthwise, se, project.
+layer_scale, dwconv, norm, fc1, grn (ConvNeXt V2), fc2. DepthwiseSeparable: depthwise, se (when
+squeeze > 0), pointwise. FusedMBConv: fused, se, project (absent when the expanded width equals
+the input, unless expand_conv). MBConv: expand (absent when the expanded width equals the
+input), depthwise, se, project.
 """
 
 from __future__ import annotations
@@ -357,8 +358,8 @@ class FusedMBConv(nn.Module):
     1x1 project.
 
     When `expanded` equals `in_channels` the k x k conv maps straight to `out_channels` and
-    there is no projection. The residual is used when stride is 1 and in == out, unless
-    `skip` is False.
+    there is no projection, unless `expand_conv` (timm's EdgeResidual).
+    The residual is used when stride is 1 and in == out, unless `skip` is False.
     """
 
     def __init__(
@@ -369,6 +370,7 @@ class FusedMBConv(nn.Module):
         kernel_size: int,
         stride: int = 1,
         expanded: int,
+        expand_conv: bool = False,
         drop_path: float,
         padding: int | None = None,
         act: type[nn.Module] = Activation,
@@ -376,7 +378,7 @@ class FusedMBConv(nn.Module):
     ) -> None:
         super().__init__()
         self.use_residual = skip and stride == 1 and in_channels == out_channels
-        projects = expanded != in_channels
+        projects = expanded != in_channels or expand_conv
         width = expanded if projects else out_channels
         self.fused = ConvNormAct(in_channels, width, kernel_size, stride, padding=padding, act=act)
         self.project = ConvNormAct(width, out_channels, 1, act=None) if projects else nn.Identity()
