@@ -18,7 +18,14 @@ from torch import nn
 
 from specc.diagnostics import UserError
 from specc.runtime.train.config import TrainConfig
-from specc.runtime.train.data import ImageFolderSet, SyntheticSet, check_image_folder, transforms
+from specc.runtime.train.data import (
+    ArraySet,
+    ImageFolderSet,
+    SyntheticSet,
+    check_image_folder,
+    transforms,
+)
+from specc.tools.arrays import is_npz, read_npz
 
 # What a run writes into its folder; --overwrite removes these and nothing else.
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
@@ -27,7 +34,7 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
 @dataclass
 class TrainOptions:
     config: Path
-    data: str | None = None  # an ImageFolder root, "synthetic", or None for the config's
+    data: str | None = None  # an ImageFolder root, an .npz, "synthetic", or None: the config's
     epochs: int | None = None
     max_steps: int | None = None
     out: Path | None = None
@@ -126,13 +133,19 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     """(train dataset, val dataset or None, number of classes in the data)."""
     source = options.data or cfg.data_dir
     if source is None:
-        raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
+        raise UserError(
+            "no data: pass --data DIR (ImageFolder), --data FILE.npz or --data synthetic"
+        )
     if source == "synthetic":
         return (
             SyntheticSet(options.synthetic_images, cfg.img_size, cfg.num_classes, cfg.in_chans),
             None,
             cfg.num_classes,
         )
+    if is_npz(source):
+        arrays = read_npz(Path(source), num_classes=cfg.num_classes, channels=cfg.in_chans)
+        val_set = None if arrays.val is None else ArraySet(*_pair(arrays.val), cfg, False)
+        return ArraySet(*_pair(arrays.train), cfg, True), val_set, cfg.num_classes
     root = Path(source)
     classes = check_image_folder(root)
     if len(classes) != cfg.num_classes:
@@ -145,6 +158,10 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     if (root / "val").is_dir():
         val = ImageFolderSet(root / "val", transforms(cfg, False), cfg.img_size, cfg.in_chans)
     return train, val, len(classes)
+
+
+def _pair(split: Any) -> tuple[Any, Any]:
+    return split.images, split.labels
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module, lr: float) -> torch.optim.Optimizer:
