@@ -17,7 +17,7 @@ import textwrap
 from pathlib import PurePath
 
 from specc import __version__
-from specc.blocks.kind import Argument, EmitContext
+from specc.blocks.kind import Argument, Code, EmitContext
 from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
 from specc.blocks.parts.pooling import pool_code
@@ -77,15 +77,15 @@ def emit_pytorch(arch: Architecture) -> str:
             params=f"{arch.params:,}",
             gmacs=f"{arch.macs / 1e9:.3f}",
             gflops=f"{2 * arch.macs / 1e9:.3f}",
-            parameter_names=_parameter_names(arch),
+            parameter_names=code.comment_lines(_parameter_names(arch)),
             activation=ACTIVATIONS[r.defaults.activation],
             norm_kind=r.defaults.norm.kind,
             norm_title="batch norm" if r.defaults.norm.kind == "batchnorm" else "layer norm",
             bn_eps=code.literal(r.defaults.norm.eps),
             bn_momentum=code.literal(r.defaults.norm.momentum),
-            classes=classes,
+            classes=[Code(source) for source in classes],  # the templates' own code
             class_name=class_name,
-            init_lines=init_lines,
+            init_lines=[Code(line) for line in init_lines],  # built from checked parts
             uses_dpr=any("dpr[" in line for line in init_lines),
             features_shape=code.shape(
                 arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
@@ -144,8 +144,7 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         ctx = EmitContext(r.defaults, parts[stage.kind])
         for plan in stage.blocks:
             args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
-            _check_call(module, stage.kind, emitter.class_name, args)
-            lines += code.call(16, "", emitter.class_name, code.arguments(args), ",")
+            lines += _block_call(module, stage.kind, emitter.class_name, args)
         lines.append("            ),")
         previous = out
     lines.append("        )")
@@ -164,11 +163,14 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     return lines
 
 
-def _check_call(module: str, kind: str, class_name: str, args: list[Argument]) -> None:
-    """A call its class does not take is a SpecError naming who wrote the kind."""
+def _block_call(module: str, kind: str, class_name: str, args: list[Argument]) -> list[str]:
+    """The lines of one block's constructor call. A call its class does not take, a class
+    name that is not an identifier or an argument that is not a literal (a plugin's
+    mistake, or worse) is a SpecError naming who wrote the kind."""
     try:
-        check_call(module, class_name, args)
-    except ValueError as error:
+        check_call(module, code.identifier(class_name), args)
+        return code.call(16, "", class_name, code.arguments(args), ",")
+    except (ValueError, TypeError) as error:
         plugin = plugin_of(kind)
         where = str(plugin) if plugin is not None else "specc (a bug: please report it)"
         message = f"block kind {kind!r}: {error}: its arguments and its template disagree"

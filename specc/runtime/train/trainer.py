@@ -75,6 +75,9 @@ def train(options: TrainOptions) -> Progress:
         )
         if v is not None
     }
+    from specc.runtime.model import settle_folder
+
+    settle_folder(options.config.parent)  # train.yaml and model.py of one complete build
     cfg = load_config(options.config, overrides, options.settings)
     ctx = setup()
     folder = options.config.parent
