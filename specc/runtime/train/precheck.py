@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from specc.build.folder import settle
 from specc.diagnostics import UserError
 from specc.runtime.train.config import TrainConfig, load_config
-from specc.build.folder import settle
 from specc.runtime.train.folders import check_image_folder
 from specc.tools.arrays import is_npz, read_npz
 
