@@ -10,6 +10,7 @@ located warnings, naming the spec field whose number was scaled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from specc.diagnostics import Diagnostic
@@ -54,9 +55,10 @@ class Widths:
         spec = self.loaded.spec
         if spec.scaling.stem == "fixed":
             return list(spec.stem.deep)
-        return [
-            self._watched(lambda c=c: self.round(self.capped(c)), "stem") for c in spec.stem.deep
-        ]
+        return [self._watched(partial(self._scaled, c), "stem") for c in spec.stem.deep]
+
+    def _scaled(self, channels: int) -> int:
+        return self.round(self.capped(channels))
 
     def stage(self, index: int, rule: Callable[[Any, Callable[[Number], int]], int]) -> int:
         """A stage's output width by its block kind's `rule` (`BlockKind.channels`: a

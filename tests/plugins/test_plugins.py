@@ -385,3 +385,39 @@ def test_nothing_a_plugin_returns_becomes_code(tmp_path, field):
         assert result.returncode == 1 and f"'hostile-{field}'" in result.stderr, result.stderr
         assert not out.exists()
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
+def test_validate_strict_checks_a_plugins_module_against_its_ir(tmp_path):
+    """`validate --strict` builds the module (meta device) and compares every IR node's
+    parameters and output shape with the module of its path: the GhostNet plugin passes; a
+    plugin whose IR counts a layer its template never builds is refused, the node named."""
+    result = specc("validate", "--strict", SPEC, path=[GHOSTNET])
+    assert result.returncode == 0, result.stderr
+    assert "modules match the IR" in result.stdout
+    root = tmp_path / "site"
+    source = (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "from specc.ir.graph import Scope\n"
+        "from specc.ir.nodes import LayerScale\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        "    block: typing.Literal['ghost_lies']\n"
+        "def lower(builder, plan, x, ctx):\n"
+        "    out = specc_ghostnet.KIND.lower(builder, plan, x, ctx)\n"
+        "    scope = Scope('stage', plan.stage, plan.index, 'phantom')\n"
+        "    return builder.add(f'{plan.name}.phantom', LayerScale(), [out], scope)\n"
+        "KIND = dataclasses.replace(\n"
+        "    specc_ghostnet.KIND, name='ghost_lies', schema=Stage, lower=lower\n"
+        ")\n"
+    )
+    _distribution(root, "lying-ghost", "ghost_lies", "lying_ghost", source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    spec = tmp_path / "lies.yaml"
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", "block: ghost_lies, kernel: 5")
+    )
+    assert specc("validate", spec, path=[GHOSTNET, root]).returncode == 0  # the IR alone
+    result = specc("validate", "--strict", spec, path=[GHOSTNET, root])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the generated module does not have the numbers its IR reports" in result.stderr
+    assert "stages.2.0.phantom: the IR counts 40 parameters, the module has no" in result.stderr

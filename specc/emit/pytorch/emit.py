@@ -87,13 +87,11 @@ def emit_pytorch(arch: Architecture) -> str:
             class_name=class_name,
             init_lines=[Code(line) for line in init_lines],  # built from checked parts
             uses_dpr=any("dpr[" in line for line in init_lines),
-            features_shape=code.shape(
-                arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
-            ),
+            features_shape=code.shape(arch.shape_of("head" if r.head else r.stages[-1].output)),
             has_head=r.head is not None,
             stem_pool=r.stem.pool is not None,
             pool_norm=r.pool_norm,
-            hidden=r.hidden is not None,
+            hidden=bool(r.hidden),
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
             ),
@@ -121,21 +119,21 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
     convs = r.stem.convs()
-    stem_args = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
-    stem_args[0][0] = "in_chans"
+    stem_calls = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
+    stem_calls[0][0] = "in_chans"
     if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
         lines.append("        self.stem = nn.Sequential(")
-        for args in stem_args:
-            lines += code.call(12, "", "ConvNormAct", args, ",")
+        for call in stem_calls:
+            lines += code.call(12, "", "ConvNormAct", call, ",")
         lines.append("        )")
     else:
-        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args[0])
+        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_calls[0])
     if r.stem.pool is not None:
         lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:
-        out = arch.shape_of(stage.blocks[-1].name)
+        out = arch.shape_of(stage.output)
         plural = "block" if stage.repeats == 1 else "blocks"
         label = code.comment(f"stage {stage.index}: {stage.repeats} {plural} {stage.label}, ")
         lines.append(f"            # {label}{code.shape(previous)} -> {code.shape(out)}")
@@ -145,6 +143,8 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         for plan in stage.blocks:
             args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
             lines += _block_call(module, stage.kind, emitter.class_name, args)
+        if stage.pool is not None:
+            lines.append(f"                {pool_code(stage.pool).text},")
         lines.append("            ),")
         previous = out
     lines.append("        )")
@@ -152,14 +152,19 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         head_args = code.arguments(layer_arguments(r.head, EmitContext(r.defaults)))
         lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
         lines += code.call(8, "self.head = ", "ConvNormAct", head_args)
-    features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
-    lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
+    features = arch.shape_of("head" if r.head is not None else r.stages[-1].output)[0]
+    lines.append(f"        self.pool = nn.AdaptiveAvgPool2d({code.literal(r.pool_size)})")
     if r.pool_norm:
         lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
-    if r.hidden is not None:
-        width, activation = r.hidden
-        linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
-        lines.append(f"        self.hidden = nn.Sequential({linear}, {ACTIVATIONS[activation]}())")
+    if r.hidden:
+        layers, width = [], features * r.pool_size**2
+        for layer in r.hidden:
+            layers.append(f"nn.Linear({code.literal(width)}, {code.literal(layer.width)})")
+            layers.append(f"{ACTIVATIONS[layer.activation]}()")
+            if layer.dropout:
+                layers.append(f"nn.Dropout({code.literal(layer.dropout)})")
+            width = layer.width
+        lines += code.call(8, "self.hidden = ", "nn.Sequential", layers)
     return lines
 
 
