@@ -22,7 +22,6 @@ from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
 from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
-from specc.blocks.registry import KINDS
 from specc.build.architecture import Architecture
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
@@ -106,8 +105,9 @@ def emit_pytorch(arch: Architecture) -> str:
 
 
 def _parameter_names(arch: Architecture) -> str:
-    kinds = sorted({stage.kind for stage in arch.resolved.stages})
-    parts = [f"{KINDS[k].emitter.class_name}: {KINDS[k].emitter.parameters}." for k in kinds]
+    r = arch.resolved
+    kinds = sorted({stage.kind for stage in r.stages})
+    parts = [f"{r.kind(k).emitter.class_name}: {r.kind(k).emitter.parameters}." for k in kinds]
     return PARAMETER_NAMES + textwrap.fill("Block parts: " + " ".join(parts), width=96)
 
 
@@ -138,7 +138,7 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         label = code.comment(f"stage {stage.index}: {stage.repeats} {plural} {stage.label}, ")
         lines.append(f"            # {label}{code.shape(previous)} -> {code.shape(out)}")
         lines.append("            nn.Sequential(")
-        emitter = KINDS[stage.kind].emitter
+        emitter = r.kind(stage.kind).emitter
         ctx = EmitContext(r.defaults, parts[stage.kind])
         for plan in stage.blocks:
             args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
