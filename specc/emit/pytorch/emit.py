@@ -22,7 +22,7 @@ from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
 from specc.blocks.plugins import plugin_of
 from specc.blocks.registry import KINDS
-from specc.build.architecture import Architecture
+from specc.build.architecture import Architecture, Endpoint
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
 from specc.emit.pytorch.classes import check_call, environment, render_classes
@@ -101,9 +101,20 @@ def emit_pytorch(arch: Architecture) -> str:
             feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
             feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
             feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
+            feature_channel_list=[e.shape[0] for e in endpoints],
+            feature_reduction_list=[e.reduction for e in endpoints],
+            feature_modules=[_feature_module(e, r.stem.pool is not None) for e in endpoints],
         )
     )
     return source
+
+
+def _feature_module(endpoint: Endpoint, stem_pool: bool) -> str:
+    """The module whose output is the endpoint (timm's `feature_info[i]["module"]`): a
+    stage, the stem (its conv-norm-act) or, after a stem pool, the pool."""
+    if endpoint.stage is not None:
+        return f"stages.{endpoint.stage}"
+    return "stem_pool" if endpoint.module == "stem" and stem_pool else "stem"
 
 
 def _parameter_names(arch: Architecture) -> str:
