@@ -121,7 +121,7 @@ def _train_memory(arch: Architecture) -> str:
             "## Training memory (predicted)",
             "",
             f"train.yaml's recipe ({step.setting.precision}"
-            f"{' autocast' if step.setting.autocast else ''}, {m['step']['batch']} images): "
+            f"{' autocast' if step.setting.autocast else ''}, {batch} images): "
             f"peak {format_bytes(step.peak(batch))} per step.",
             "",
             f"- saved activations per image: {format_bytes(saved['float32'])} in fp32, "

@@ -30,6 +30,7 @@ from specc.emit.pytorch.classes import check_call, environment, render_classes
 # Module-level names of model.py besides the classes and functions its templates define.
 MODULE_NAMES = {
     "Activation", "BN_EPS", "BN_MOMENTUM", "NORM_EPS", "norm_layer", "torch", "nn", "annotations",
+    "Callable", "checkpoint",
 }  # fmt: skip
 _DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
 
@@ -92,6 +93,7 @@ def emit_pytorch(arch: Architecture) -> str:
             has_head=r.head is not None,
             stem_pool=r.stem.pool is not None,
             pool_norm=r.pool_norm,
+            tf_init=r.defaults.init == "tf",
             hidden=r.hidden is not None,
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
@@ -161,7 +163,10 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
     lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
     if r.pool_norm:
-        lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
+        # the spec's norm by name: inside __init__, `norm_layer` is timm's argument
+        norm = "nn.BatchNorm2d" if r.defaults.norm.kind == "batchnorm" else "LayerNorm2d"
+        eps = "eps=BN_EPS, momentum=BN_MOMENTUM" if norm == "nn.BatchNorm2d" else "eps=NORM_EPS"
+        lines.append(f"        self.pool_norm = {norm}({code.literal(features)}, {eps})")
     if r.hidden is not None:
         width, activation = r.hidden
         linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
