@@ -106,9 +106,11 @@ def fit(
             data["train_memory"] = arch.step_memory().to_dict(batch)
         click.echo(json.dumps(data, indent=2))
         return
-    size = f"{describe(result.size(arch), metric)}, " if metric == "latency" else ""
     if metric == "train_memory":
-        size = f"{describe(result.size(arch), metric)} at batch {batch}, "
+        _print_train_memory(result, arch, batch or 1, budget)
+        click.echo(f"build it: specc build {spec} --phi {result.phi:g}")
+        return
+    size = f"{describe(result.size(arch), metric)}, " if metric == "latency" else ""
     click.echo(
         f"phi = {result.phi:g}: {size}{arch.params:,} params, {arch.macs / 1e9:.3f} GMACs, "
         f"resolution {arch.resolved.resolution} (budget {describe(budget, metric)})"
@@ -118,6 +120,24 @@ def fit(
     if latency is not None:
         _print_latency(latency, arch, nxt)
     click.echo(f"build it: specc build {spec} --phi {result.phi:g}")
+
+
+def _print_train_memory(result: Any, arch: Any, batch: int, budget: int) -> None:
+    """Within 80 columns: the chosen phi's predicted peak and size, the next step's peak."""
+    from specc.lang.sizes import format_bytes
+
+    step = arch.step_memory()
+    click.echo(
+        f"phi = {result.phi:g}: peak {format_bytes(result.size(arch))} at batch {batch} "
+        f"(budget {format_bytes(budget)}; {format_bytes(step.per_image)} per image)"
+    )
+    click.echo(
+        f"  {arch.params:,} params, {arch.macs / 1e9:.3f} GMACs, resolution "
+        f"{arch.resolved.resolution}, {step.setting.precision}"
+    )
+    nxt = result.next_arch
+    above = "refused as absurdly large" if nxt is None else format_bytes(result.size(nxt))
+    click.echo(f"next step at phi = {result.next_phi:.6g}: {above}, over the budget")
 
 
 def _latency_measure(device: str, batch: int, use_compile: bool, cache_path: Path | None) -> Any:
