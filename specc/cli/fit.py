@@ -107,7 +107,7 @@ def fit(
         click.echo(json.dumps(data, indent=2))
         return
     if metric == "train_memory":
-        _print_train_memory(result, arch, batch or 1, budget)
+        _print_train_memory(result, arch, batch or 1, int(budget))
         click.echo(f"build it: specc build {spec} --phi {result.phi:g}")
         return
     size = f"{describe(result.size(arch), metric)}, " if metric == "latency" else ""

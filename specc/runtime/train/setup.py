@@ -122,7 +122,7 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
                 "gradient checkpointing",
                 hint="rebuild the folder with specc build",
             )
-        model.set_grad_checkpointing(True)
+        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009 (a generated method)
     if cfg.sync_bn and ctx.world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     if cfg.channels_last and ctx.device.type == "cuda":
