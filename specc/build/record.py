@@ -136,8 +136,8 @@ def totals(arch: Architecture) -> dict[str, int]:
 def train_memory(arch: Architecture) -> dict[str, Any]:
     """Predicted training memory in bytes (`specc.passes.step_memory`): saved activations
     per image for each precision (fp32, and bf16/fp16 autocast), the recipe's step at its
-    batch and the same step with gradient checkpointing, and checkpointing's extra compute
-    (a fraction of a step)."""
+    batch without and with gradient checkpointing, and checkpointing's extra compute (a
+    fraction of a step)."""
     batch = arch.train_batch
     plain = arch.step_memory(grad_checkpointing=False)
     checkpointed = arch.step_memory(grad_checkpointing=True)
@@ -146,7 +146,6 @@ def train_memory(arch: Architecture) -> dict[str, Any]:
             precision: arch.step_memory(precision, grad_checkpointing=False).saved.per_image
             for precision in ("float32", "bfloat16", "float16")
         },
-        "step": arch.step_memory().to_dict(batch),
         "without_checkpointing": plain.to_dict(batch),
         "with_checkpointing": checkpointed.to_dict(batch),
         "checkpointing_extra_compute": round(arch.checkpoint_cost(), 4),

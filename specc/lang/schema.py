@@ -73,6 +73,12 @@ class Defaults(StrictModel):
         description="symmetric: static k//2 (torchvision, timm); same: TF 'same', computed "
         "statically for the built resolution (asymmetric at stride 2 on even sizes)",
     )
+    init: Literal["torchvision", "tf"] = Field(
+        "torchvision",
+        description="weight initialisation: torchvision (conv: normal, std sqrt(2 / fan_out), "
+        "fan_out = k*k*out) or tf (TensorFlow's, timm's _init_weight_goog with "
+        "fix_group_fanout: a grouped conv's fan_out is divided by its groups)",
+    )
 
 
 class ConvLayer(StrictModel):

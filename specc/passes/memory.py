@@ -389,7 +389,8 @@ class SavedBytes:
         return SavedBytes(self.per_image + other.per_image, self.per_step + other.per_step)
 
 
-def _total(tensors: Iterable[Saved]) -> SavedBytes:
+def _total(saved: Iterable[Saved]) -> SavedBytes:
+    tensors = list(saved)
     per_image = sum(t.bytes for t in tensors if t.per_image)
     return SavedBytes(per_image, sum(t.bytes for t in tensors if not t.per_image))
 

@@ -22,7 +22,7 @@ from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
 from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
-from specc.build.architecture import Architecture
+from specc.build.architecture import Architecture, Endpoint
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
 from specc.emit.pytorch.classes import check_call, environment, render_classes
@@ -30,6 +30,7 @@ from specc.emit.pytorch.classes import check_call, environment, render_classes
 # Module-level names of model.py besides the classes and functions its templates define.
 MODULE_NAMES = {
     "Activation", "BN_EPS", "BN_MOMENTUM", "NORM_EPS", "norm_layer", "torch", "nn", "annotations",
+    "Callable", "checkpoint",
 }  # fmt: skip
 _DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
 
@@ -90,6 +91,7 @@ def emit_pytorch(arch: Architecture) -> str:
             has_head=r.head is not None,
             stem_pool=r.stem.pool is not None,
             pool_norm=r.pool_norm,
+            tf_init=r.defaults.init == "tf",
             hidden=bool(r.hidden),
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
@@ -99,9 +101,20 @@ def emit_pytorch(arch: Architecture) -> str:
             feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
             feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
             feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
+            feature_channel_list=[e.shape[0] for e in endpoints],
+            feature_reduction_list=[e.reduction for e in endpoints],
+            feature_modules=[_feature_module(e, r.stem.pool is not None) for e in endpoints],
         )
     )
     return source
+
+
+def _feature_module(endpoint: Endpoint, stem_pool: bool) -> str:
+    """The module whose output is the endpoint (timm's `feature_info[i]["module"]`): a
+    stage, the stem (its conv-norm-act) or, after a stem pool, the pool."""
+    if endpoint.stage is not None:
+        return f"stages.{endpoint.stage}"
+    return "stem_pool" if endpoint.module == "stem" and stem_pool else "stem"
 
 
 def _parameter_names(arch: Architecture) -> str:
@@ -155,7 +168,10 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     features = arch.shape_of("head" if r.head is not None else r.stages[-1].output)[0]
     lines.append(f"        self.pool = nn.AdaptiveAvgPool2d({code.literal(r.pool_size)})")
     if r.pool_norm:
-        lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
+        # the spec's norm by name: inside __init__, `norm_layer` is timm's argument
+        norm = "nn.BatchNorm2d" if r.defaults.norm.kind == "batchnorm" else "LayerNorm2d"
+        eps = "eps=BN_EPS, momentum=BN_MOMENTUM" if norm == "nn.BatchNorm2d" else "eps=NORM_EPS"
+        lines.append(f"        self.pool_norm = {norm}({code.literal(features)}, {eps})")
     if r.hidden:
         layers, width = [], features * r.pool_size**2
         for layer in r.hidden:

@@ -74,6 +74,14 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     kwargs = constructor_kwargs(cls, cfg, str(opened.source))
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     model: nn.Module = cls(**kwargs)
+    if cfg.grad_checkpointing:
+        if not hasattr(model, "set_grad_checkpointing"):
+            raise UserError(
+                f"{folder / 'train.yaml'}: grad_checkpointing: {opened.source} predates "
+                "gradient checkpointing",
+                hint="rebuild the folder with specc build",
+            )
+        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009 (a generated method)
     if cfg.sync_bn and ctx.world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     if cfg.channels_last and ctx.device.type == "cuda":
