@@ -273,3 +273,26 @@ def test_relative_paths_are_the_callers(tmp_path, digits_npz, monkeypatch):
     recorded = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert sum(r["status"] == "duplicate" for r in recorded) == 2
     assert (tmp_path / "out.runs").is_dir()
+
+
+def test_runs_on_ray_one_task_per_member_and_seed(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="the Ray executor needs ray: pip install 'specc[ray]'")
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import json, sys\n"
+        "c = json.load(open(sys.argv[1]))\n"
+        "print(json.dumps({'metric': c['phi'] + c['seed']}))\n"
+    )
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        argv = ["study", str(SPEC), "--eval", f"{sys.executable} {script} {{config}}",
+                "--budgets", "2", "--rules", "width,resolution", "--seeds", "2", "--executor",
+                "ray", "--results", str(tmp_path / "r.jsonl"), "--json"]  # fmt: skip
+        result = CliRunner().invoke(main, argv)
+    finally:
+        ray.shutdown()
+    assert result.exit_code == 0, result.output
+    assert "(2 at a time, ray)" in result.stderr
+    for row in json.loads(result.stdout):  # each task built its member at its phi and seed
+        assert row["scores"] == [pytest.approx(row["phi"]), pytest.approx(row["phi"] + 1)]
