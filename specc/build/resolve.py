@@ -18,11 +18,11 @@ from typing import Any
 
 from specc.blocks.graph.kind import graph_kind, has_depth
 from specc.blocks.graph.plan import chain_count, derived_width
-from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
+from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns, StagePool
 from specc.blocks.parts.conv_norm_act import LayerPlan
 from specc.blocks.registry import KINDS, AnyKind
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
-from specc.ir.nodes import MaxPool
+from specc.ir.nodes import AvgPool, MaxPool
 from specc.lang.graphs import GraphBlock
 from specc.lang.load import LoadedSpec
 from specc.lang.schema import ConvLayer, Defaults, GraphStage, Spec
@@ -58,6 +58,29 @@ class ResolvedStage:
     repeats: int
     columns: StageColumns  # the kind's extra table columns (expansion, SE ratio)
     blocks: tuple[BlockPlan, ...]
+    pool: MaxPool | AvgPool | None = None  # after the last block (VGG)
+
+    @property
+    def output(self) -> str:
+        """The module path of the stage's output: its pool (`stages.<i>.<repeats>`, the
+        last module of the stage) or its last block."""
+        if self.pool is not None:
+            return f"stages.{self.index}.{self.repeats}"
+        return self.blocks[-1].name
+
+    @property
+    def reduction(self) -> int:
+        """How much the stage shrinks the map: its stride, times its pool's."""
+        return self.stride * (self.pool.stride if self.pool is not None else 1)
+
+
+@dataclass(frozen=True)
+class HiddenPlan:
+    """A fully connected layer before the classifier: Linear, activation, [dropout]."""
+
+    width: int
+    activation: str
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +115,8 @@ class ResolvedSpec:
     drop_path: float
     defaults: Defaults
     pool_norm: bool = False  # the spec's norm on the pooled features
-    hidden: tuple[int, str] | None = None  # (width, activation) of a layer before the classifier
+    hidden: tuple[HiddenPlan, ...] = ()  # fully connected layers before the classifier
+    pool_size: int = 1  # the classifier's average pool: 1 (global) or VGG's 7
     drop_path_denominator: int = 1  # block i gets drop_path * i / this
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
@@ -168,11 +192,14 @@ def resolve(
     if spec.head is not None:
         head = _layer("head", spec.head, last, widths.head(last), spec)
     warnings += widths.warnings + depth_warnings + block_warnings
-    hidden = None
-    if spec.classifier.hidden is not None:
-        layer = spec.classifier.hidden
-        width = widths.round(layer.channels) if layer.scaled else layer.channels
-        hidden = (width, layer.activation or spec.defaults.activation)
+    hidden = tuple(
+        HiddenPlan(
+            widths.round(layer.channels) if layer.scaled else layer.channels,
+            layer.activation or spec.defaults.activation,
+            layer.dropout,
+        )
+        for layer in spec.classifier.hidden or []
+    )
 
     return ResolvedSpec(
         name=spec.name,
@@ -195,6 +222,7 @@ def resolve(
         defaults=spec.defaults,
         pool_norm=spec.classifier.norm,
         hidden=hidden,
+        pool_size=spec.classifier.pool_size,
         drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
         rules=spec.scaling.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
@@ -304,10 +332,19 @@ def _stages(
                 repeats=count,
                 columns=kind.columns(stage, blocks[0]),
                 blocks=tuple(blocks),
+                pool=_stage_pool(stage.pool),
             )
         )
         in_channels = width
     return stages, warnings
+
+
+def _stage_pool(pool: StagePool | None) -> MaxPool | AvgPool | None:
+    if pool is None:
+        return None
+    if pool.kind == "max":
+        return MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode)
+    return AvgPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode, pool.count_include_pad)
 
 
 def _drop_path_denominator(spec: Spec, blocks: int) -> int:
@@ -464,4 +501,5 @@ def _layer(
         activation=layer.activation or spec.defaults.activation,
         pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
+        norm=layer.norm,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -72,6 +73,12 @@ class Defaults(StrictModel):
         description="symmetric: static k//2 (torchvision, timm); same: TF 'same', computed "
         "statically for the built resolution (asymmetric at stride 2 on even sizes)",
     )
+    init: Literal["torchvision", "tf"] = Field(
+        "torchvision",
+        description="weight initialisation: torchvision (conv: normal, std sqrt(2 / fan_out), "
+        "fan_out = k*k*out) or tf (TensorFlow's, timm's _init_weight_goog with "
+        "fix_group_fanout: a grouped conv's fan_out is divided by its groups)",
+    )
 
 
 class ConvLayer(StrictModel):
@@ -90,7 +97,8 @@ class ConvLayer(StrictModel):
     activation: Activation | Literal["identity"] | None = Field(
         None, description="the spec's default if null; identity for none (ConvNeXt's stem)"
     )
-    bias: bool = Field(False, description="conv bias (ConvNeXt's stem)")
+    bias: bool = Field(False, description="conv bias (ConvNeXt's stem, VGG)")
+    norm: bool = Field(True, description="the spec's norm after the conv; false: none (VGG)")
 
     @field_validator("kernel")
     @classmethod
@@ -153,14 +161,31 @@ class HiddenLayer(StrictModel):
     """width of the hidden layer before scaling"""
     activation: Activation | None = Field(None, description="the spec's default if null")
     scaled: bool = Field(True, description="width scaled by the channel rule")
+    dropout: Rate = Field(
+        0.0, description="dropout after this layer's activation (VGG's MLP: 0.5); 0: none"
+    )
+
+
+def _one_or_list(value: Any) -> Any:
+    # `hidden: {channels: 1280}` is short for a list of one layer.
+    return [value] if isinstance(value, dict) else value
 
 
 class Classifier(StrictModel):
     pool: Literal["avg"] = "avg"
     """global pooling before the classifier"""
     norm: bool = Field(False, description="the spec's norm on the pooled features (ConvNeXt)")
-    hidden: HiddenLayer | None = None
-    """a fully connected layer before the final Linear (MobileNetV3)"""
+    pool_size: Annotated[int, Field(ge=1, le=32)] = 1
+    """average pool to this size x this size, flattened: 1 (global pooling) or VGG's 7
+    (an MLP over a 7x7 map)"""
+    hidden: (
+        Annotated[
+            list[HiddenLayer], BeforeValidator(_one_or_list), Field(min_length=1, max_length=8)
+        ]
+        | None
+    ) = None
+    """fully connected layers before the final Linear: one (MobileNetV3) or a list (VGG's
+    MLP: two 4096-wide layers, each followed by dropout 0.5)"""
     dropout: Rate = 0.0
     """dropout before the final Linear"""
 

@@ -35,8 +35,11 @@ def conv_norm_act(
     activation: str | None,
     ctx: LowerContext,
     bias: bool = False,
+    norm: bool = True,
 ) -> str:
     """Lower one conv-norm-(act) layer reading tensor `x`; returns the output node id.
+    `norm=False` leaves the norm out (VGG without batch norm; the module's `bn` is an
+    identity).
 
     A tuple `kernel` is a mixed conv (MixConv): the channels are split over the kernels
     (`split_channels`), each split convolved with its own kernel, depthwise when `groups`
@@ -60,7 +63,8 @@ def conv_norm_act(
             groups=groups, padding=padding, bias=bias,
         )  # fmt: skip
     out = builder.add(f"{prefix}.conv", conv, [x], scope)
-    out = norm_layer(builder, f"{prefix}.bn", out, scope, ctx)
+    if norm:
+        out = norm_layer(builder, f"{prefix}.bn", out, scope, ctx)
     if activation is not None:
         out = builder.add(f"{prefix}.act", Act(activation), [out], scope)
     return out
@@ -95,6 +99,7 @@ class LayerPlan:
     activation: str  # "identity" for none
     pool: MaxPool | None = None  # the stem's max pool
     bias: bool = False
+    norm: bool = True  # False: no norm after the conv
     deep: tuple[int, ...] = ()  # a deep stem's inner widths (ResNet-C/D), before out_channels
 
     def convs(self) -> list[LayerPlan]:
@@ -123,7 +128,7 @@ def lower_layer(builder: GraphBuilder, layer: LayerPlan, x: str, ctx: LowerConte
             builder, conv.name, x, Scope(layer.name), out_channels=conv.out_channels,
             kernel=conv.kernel, stride=conv.stride, groups=1,
             activation=None if conv.activation == "identity" else conv.activation, ctx=ctx,
-            bias=conv.bias,
+            bias=conv.bias, norm=conv.norm,
         )  # fmt: skip
     return x
 
@@ -143,4 +148,6 @@ def layer_arguments(layer: LayerPlan, ctx: EmitContext) -> list[Argument]:
     args += padding_argument(layer.kernel, layer.stride, ctx)
     if layer.bias:
         args.append(("bias", True))
+    if not layer.norm:
+        args.append(("norm", False))
     return args + activation_argument(layer.activation, ctx.defaults.activation)

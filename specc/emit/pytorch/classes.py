@@ -28,6 +28,7 @@ import jinja2
 from specc.blocks.kind import PARTS, BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
+from specc.emit.pytorch import code
 from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, COLLECT, DENSE_CHAIN, render_class
 from specc.ir.nodes import MixConv, Shuffle
 from specc.lang.graphs import GraphBlock
@@ -49,6 +50,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=code.template_value,  # the one sanitiser of every value a template writes
     )
 
 
