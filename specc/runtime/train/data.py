@@ -1,9 +1,9 @@
 """Training data: ImageFolder trees (train/ and val/), npz tensor sets, a synthetic set, and
 the sampler.
 
-Checks what users get wrong before any worker starts: a missing or empty folder, class
-folders that differ between train/ and val/. An image that cannot be decoded does not end
-a run: it comes back with label -1, the loop drops it and counts it.
+The layout checks (a missing or empty folder, class folders that differ between train/ and
+val/) need no torch and live in `specc.runtime.train.folders`. An image that cannot be
+decoded does not end a run: it comes back with label -1, the loop drops it and counts it.
 
 The sampler shuffles with (seed, epoch), shards across ranks and can start mid-epoch, so
 a resumed run sees exactly the batches the interrupted one would have seen.
@@ -23,42 +23,6 @@ from specc.lang.training import TORCHVISION_POLICIES
 from specc.runtime.train.config import IMAGE_CHANNELS, TrainConfig
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
-
-
-def check_image_folder(root: Path) -> list[str]:
-    """The class names, after checking the layout; raises UserError with what is wrong."""
-    layout = "expected train/<class>/<image> and val/<class>/<image>"
-    if not root.is_dir():
-        raise UserError(f"{root}: no such folder ({layout})")
-    train = root / "train"
-    if not train.is_dir():
-        raise UserError(f"{root}: no train/ folder ({layout})")
-    classes = _classes(train)
-    if not classes:
-        raise UserError(f"{train}: no class folders ({layout})")
-    if not any(_images(train / name) for name in classes):
-        raise UserError(f"{train}: the class folders hold no images")
-    val = root / "val"
-    if val.is_dir():
-        val_classes = _classes(val)
-        if val_classes != classes:
-            only_train = sorted(set(classes) - set(val_classes))
-            only_val = sorted(set(val_classes) - set(classes))
-            raise UserError(
-                f"{root}: class folders differ between train/ and val/: "
-                f"only in train/: {only_train or 'none'}; only in val/: {only_val or 'none'}"
-            )
-    return classes
-
-
-def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
-
-
-def _images(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def transforms(cfg: TrainConfig, train: bool) -> Any:
