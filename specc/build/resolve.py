@@ -117,6 +117,7 @@ class ResolvedSpec:
     pool_norm: bool = False  # the spec's norm on the pooled features
     hidden: tuple[HiddenPlan, ...] = ()  # fully connected layers before the classifier
     pool_size: int = 1  # the classifier's average pool: 1 (global) or VGG's 7
+    conv_classifier: bool = False  # SqueezeNet: 1x1 conv + activation, then the pool
     drop_path_denominator: int = 1  # block i gets drop_path * i / this
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
@@ -223,6 +224,7 @@ def resolve(
         pool_norm=spec.classifier.norm,
         hidden=hidden,
         pool_size=spec.classifier.pool_size,
+        conv_classifier=spec.classifier.conv,
         drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
         rules=spec.scaling.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
@@ -502,4 +504,5 @@ def _layer(
         pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
         norm=layer.norm,
+        padding=layer.padding,
     )

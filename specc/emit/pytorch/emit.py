@@ -93,6 +93,7 @@ def emit_pytorch(arch: Architecture) -> str:
             pool_norm=r.pool_norm,
             tf_init=r.defaults.init == "tf",
             hidden=bool(r.hidden),
+            conv_classifier=r.conv_classifier,
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
             ),
