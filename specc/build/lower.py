@@ -30,7 +30,11 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     ctx = LowerContext(resolved.defaults)
     shape = (resolved.in_channels, resolved.resolution, resolved.resolution)
     x = builder.add("input", Input(shape), [], Scope("input"))
-    x = lower_layer(builder, resolved.stem, x, ctx)
+    if resolved.stem_block is not None:  # a YAML kind as the stem (RepVGG)
+        plan = resolved.stem_block
+        x = resolved.kind(plan.kind).lower(builder, plan, x, ctx)
+    else:
+        x = lower_layer(builder, resolved.stem, x, ctx)
     # module path -> its output node, for tables and endpoints; "stem" is the stem's output
     # after its pool, "stem_conv" the conv's where a pool follows
     outputs = {"stem": x}

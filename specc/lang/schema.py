@@ -160,6 +160,12 @@ class MaxPool(StrictModel):
 
 class Stem(ConvLayer):
     pool: MaxPool | None = Field(None, description="a max pool after the stem (ResNet)")
+    block: str | None = Field(
+        None,
+        description="a YAML kind of `blocks:` as the stem (RepVGG): one block from the input "
+        "to `channels` with the stem's `stride`, its params at their defaults; the "
+        "conv fields (kernel, bias, norm, padding, activation, deep) then do not apply",
+    )
     deep: Annotated[list[Channels], Field(max_length=8)] = Field(
         default_factory=list,
         description="a deep stem (ResNet-C/D, timm's stem_type='deep'): convs to these widths "
