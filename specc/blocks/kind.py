@@ -187,6 +187,10 @@ class PlanContext:
     rules: Scaling
     defaults: Defaults
     round_width: Callable[[Number], int]
+    # A count under the stage's depth multiple (YAML kinds' `depth` params; identity when
+    # the stage does not scale depth), and where a spec path is in the file.
+    scale_depth: Callable[[int], int] = lambda count: count
+    locate: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

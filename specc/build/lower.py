@@ -11,7 +11,6 @@ import networkx as nx
 
 from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import lower_layer, lower_pool, norm_layer
-from specc.blocks.registry import KINDS
 from specc.build.resolve import ResolvedSpec
 from specc.ir.graph import GraphBuilder, Scope
 from specc.ir.nodes import Act, AdaptiveAvgPool, Dropout, Flatten, GlobalPool, Input, Linear
@@ -31,7 +30,7 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
         x = outputs["stem"] = lower_pool(builder, resolved.stem, x)
     for stage in resolved.stages:
         for block in stage.blocks:
-            x = outputs[block.name] = KINDS[block.kind].lower(builder, block, x, ctx)
+            x = outputs[block.name] = resolved.kind(block.kind).lower(builder, block, x, ctx)
         if stage.pool is not None:
             scope = Scope("stage", stage.index, None, "pool")
             x = outputs[stage.output] = builder.add(stage.output, stage.pool, [x], scope)

@@ -12,19 +12,23 @@ input of lowering. A size guard refuses absurdly large models before anything is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from specc.blocks.graph.kind import graph_kind, has_depth
+from specc.blocks.graph.plan import chain_count
 from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns, StagePool
 from specc.blocks.parts.conv_norm_act import LayerPlan
-from specc.blocks.registry import KINDS
+from specc.blocks.registry import KINDS, AnyKind
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
 from specc.ir.nodes import AvgPool, MaxPool
+from specc.lang.graphs import GraphBlock
 from specc.lang.load import LoadedSpec
-from specc.lang.schema import ConvLayer, Defaults, Spec
+from specc.lang.schema import ConvLayer, Defaults, GraphStage, Spec
 from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
 from specc.scaling.depth import divergence_warnings, stage_repeats
-from specc.scaling.rounding import round_resolution
+from specc.scaling.rounding import distribute_repeats, round_resolution
 from specc.scaling.selector import Selector
 from specc.scaling.widths import Widths
 
@@ -121,10 +125,18 @@ class ResolvedSpec:
     training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
     # Float/exact divergences under `arithmetic: float`, located; show and build print them.
     warnings: tuple[Diagnostic, ...] = ()
+    # The kind of every stage by name (built-in, plugin, or defined in the spec's YAML)
+    # and the spec's YAML kinds (`blocks:`), which model.py writes as classes.
+    kinds: Mapping[str, AnyKind] = field(default_factory=dict)
+    graph_blocks: Mapping[str, GraphBlock] = field(default_factory=dict)
 
     @property
     def blocks(self) -> list[BlockPlan]:
         return [block for stage in self.stages for block in stage.blocks]
+
+    def kind(self, name: str) -> AnyKind:
+        """The kind named `name` (a stage's), YAML-defined ones included."""
+        return self.kinds[name] if name in self.kinds else KINDS[name]
 
 
 def resolve(
@@ -141,13 +153,24 @@ def resolve(
     mult, resolution = scale.multipliers, scale.resolution
     _check_scale(loaded, selector, mult, resolution)
     widths = Widths(loaded, selector, scale.width)
+    kinds = kinds_of(spec)
     stem_out = widths.stem()
-    outs = [widths.stage(i, KINDS[stage.block].channels) for i, stage in enumerate(spec.stages)]
+    outs = [widths.stage(i, kinds[stage.block].channels) for i, stage in enumerate(spec.stages)]
     repeats, depth_warnings = stage_repeats(loaded, scale.depth)
+    # A YAML kind that scales depth inside (a `depth` param: the CSP/C2f pattern) keeps
+    # its stage's block count; only its inner chains grow.
+    repeats = [
+        stage.repeats if _inner_depth(spec, stage) else count
+        for stage, count in zip(spec.stages, repeats, strict=True)
+    ]
     if limits is not None:
-        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *outs]), resolution)
+        blocks = sum(repeats) + _inner_blocks(spec, repeats, scale.depth)
+        _check_size(loaded, selector, limits, blocks, max([stem_out, *outs]), resolution)
 
-    stages, block_warnings = _stages(loaded, stem_out, outs, repeats, scale.drop_path, widths)
+    scales = {"depth": scale.depth}
+    stages, block_warnings = _stages(
+        loaded, stem_out, outs, repeats, scale.drop_path, widths, kinds, scales
+    )
     last = stages[-1].out_channels
     head = None
     if spec.head is not None:
@@ -191,7 +214,53 @@ def resolve(
         overrides=tuple(loaded.source.overridden.values()),
         training=spec.training.model_dump(mode="json"),
         warnings=tuple(dict.fromkeys(warnings)),
+        kinds=kinds,
+        graph_blocks=dict(spec.blocks),
     )
+
+
+def kinds_of(spec: Spec) -> dict[str, AnyKind]:
+    """The kind of each stage, by name: built-in or plugin, or one of the spec's YAML kinds."""
+    found: dict[str, AnyKind] = {}
+    for stage in spec.stages:
+        if stage.block in found:
+            continue
+        if isinstance(stage, GraphStage):
+            found[stage.block] = graph_kind(stage.block, spec.blocks)
+        else:
+            found[stage.block] = KINDS[stage.block]
+    return found
+
+
+def _inner_depth(spec: Spec, stage: object) -> bool:
+    return isinstance(stage, GraphStage) and has_depth(spec.blocks[stage.block])
+
+
+def _depth_rule(spec: Spec, multiplier: Factor, scale: bool) -> Callable[[int], int]:
+    """A YAML kind's `depth` param under the depth multiple, by `scaling.repeats`."""
+    rules = spec.scaling
+
+    def scaled_count(count: int) -> int:
+        if not scale:
+            return count
+        return settle(
+            lambda m: distribute_repeats([count], multiplier, rules.repeats, m)[0],
+            rules.arithmetic,
+            "repeats",
+            f"depth {count} x {text(multiplier)}",
+        )
+
+    return scaled_count
+
+
+def _inner_blocks(spec: Spec, repeats: list[int], depth: Factor) -> int:
+    """Blocks inside YAML kinds' chains, counted before anything is planned."""
+    total = 0
+    for stage, count in zip(spec.stages, repeats, strict=True):
+        if isinstance(stage, GraphStage):
+            rule = _depth_rule(spec, depth, stage.scale_depth)
+            total += count * chain_count(stage.block, spec.blocks, stage.params, rule)
+    return total
 
 
 def _stages(
@@ -201,16 +270,21 @@ def _stages(
     repeats: list[int],
     drop_path: float,
     rounding: Widths,
+    kinds: Mapping[str, AnyKind],
+    scales: dict[str, Factor],
 ) -> tuple[list[ResolvedStage], list[Diagnostic]]:
     """Every stage's blocks, planned by their kinds; and the warnings of planning."""
     spec = loaded.spec
-    context = PlanContext(spec.scaling, spec.defaults, rounding.round)
+    context = PlanContext(spec.scaling, spec.defaults, rounding.round, locate=loaded.locate)
     denominator = _drop_path_denominator(spec, sum(repeats))
     stages: list[ResolvedStage] = []
     warnings: list[Diagnostic] = []
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
-        kind = KINDS[stage.block]
+        kind = kinds[stage.block]
+        context = replace(
+            context, scale_depth=_depth_rule(spec, scales["depth"], stage.scale_depth)
+        )
         blocks = []
         for position in range(count):
             site = BlockPlan(

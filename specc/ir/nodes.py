@@ -83,8 +83,11 @@ class OpBase:
         return 0
 
     def attributes(self) -> dict[str, Any]:
-        """The op's attributes by name, in declaration order (text dump, graph export)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The op's attributes by name, in declaration order (text dump, graph export); an
+        op's input count is not one (its inputs are listed beside it)."""
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "arity"
+        }
 
 
 @dataclass(frozen=True)
@@ -301,23 +304,45 @@ class LayerScale(OpBase):
 
 @dataclass(frozen=True)
 class Add(OpBase):
-    """Elementwise sum of two tensors of one shape (a residual join)."""
+    """Elementwise sum of `arity` (two or more) tensors of one shape: a residual join,
+    RepVGG's summed branches."""
 
     name: ClassVar[str] = "add"
-    arity: ClassVar[int] = 2
+    arity: int = 2  # type: ignore[misc]  # an instance's input count, not the class's
 
 
 @dataclass(frozen=True)
 class Concat(OpBase):
-    """Channel concatenation of two maps of the same size (GhostNet's ghost module); the
-    validator reports maps of different sizes."""
+    """Channel concatenation of `arity` (two or more) maps of the same size (CSP stages,
+    ShuffleNet, DenseNet, GhostNet); the validator reports maps of different sizes."""
 
     name: ClassVar[str] = "concat"
-    arity: ClassVar[int] = 2
+    arity: int = 2  # type: ignore[misc]
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
-        first, second = inputs
-        return (first[0] + second[0], *first[1:])
+        return (sum(shape[0] for shape in inputs), *inputs[0][1:])
+
+
+@dataclass(frozen=True)
+class Slice(OpBase):
+    """Channels [start, stop) of the input: one part of a split (CSP, ShuffleNet). A split
+    into n parts is n slices of one tensor; the validator reports a slice past the input."""
+
+    name: ClassVar[str] = "slice"
+    start: int
+    stop: int
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (self.stop - self.start, *inputs[0][1:])
+
+
+@dataclass(frozen=True)
+class Shuffle(OpBase):
+    """Channel shuffle over `groups` (ShuffleNet): a permutation of the channels, so shape,
+    parameters and MACs are the input's, none and none."""
+
+    name: ClassVar[str] = "shuffle"
+    groups: int
 
 
 @dataclass(frozen=True)
@@ -368,11 +393,12 @@ class Linear(OpBase):
 
 Op = (
     Input | Conv | MixConv | Norm | Act | GlobalPool | MaxPool | AvgPool | AdaptiveAvgPool
-    | GRN | Mul | LayerScale | Add | Concat | DropPath | Dropout | Flatten | Linear
+    | GRN | Mul | LayerScale | Add | Concat | Slice | Shuffle | DropPath | Dropout | Flatten
+    | Linear
 )  # fmt: skip
 OPS: tuple[type[OpBase], ...] = (
     Input, Conv, MixConv, Norm, Act, GlobalPool, MaxPool, AvgPool, AdaptiveAvgPool, GRN, Mul,
-    LayerScale, Add, Concat, DropPath, Dropout, Flatten, Linear,
+    LayerScale, Add, Concat, Slice, Shuffle, DropPath, Dropout, Flatten, Linear,
 )  # fmt: skip
 # ops that need a (C, H, W) input
 SPATIAL = (Conv, MixConv, MaxPool, AvgPool, AdaptiveAvgPool, GRN)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -25,6 +26,7 @@ from pydantic import (
 
 from specc.blocks.kind import StageBase
 from specc.blocks.plugins import stage_schemas
+from specc.lang.graphs import GraphBlock
 from specc.lang.training import Training
 from specc.lang.types import (
     Activation,
@@ -70,6 +72,12 @@ class Defaults(StrictModel):
         "symmetric",
         description="symmetric: static k//2 (torchvision, timm); same: TF 'same', computed "
         "statically for the built resolution (asymmetric at stride 2 on even sizes)",
+    )
+    init: Literal["torchvision", "tf"] = Field(
+        "torchvision",
+        description="weight initialisation: torchvision (conv: normal, std sqrt(2 / fan_out), "
+        "fan_out = k*k*out) or tf (TensorFlow's, timm's _init_weight_goog with "
+        "fix_group_fanout: a grouped conv's fan_out is divided by its groups)",
     )
 
 
@@ -314,10 +322,32 @@ class Preset(StrictModel):
     """where the preset's numbers come from"""
 
 
+class GraphStage(StageBase):
+    """A stage of a block kind the spec defines in YAML (`blocks:`); the kind's params are
+    stated beside the common fields and checked against its definition when the spec
+    loads (`specc.lang.graphs`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    block: str = Field(description="a kind defined under the spec's `blocks:`")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+GRAPH_TAG = "graph"  # the union member of stages whose kind is defined in YAML
+_KIND_NAMES = frozenset(stage_schemas())
+
+
 def _stage_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         kind = value.get("block")
-        return kind if isinstance(kind, str) else None
+        if not isinstance(kind, str):
+            return None
+        return kind if kind in _KIND_NAMES else GRAPH_TAG
+    if isinstance(value, GraphStage):
+        return GRAPH_TAG
     return getattr(value, "block", None)
 
 
@@ -326,7 +356,10 @@ def _stage_kind(value: Any) -> str | None:
 if TYPE_CHECKING:
     Stage = StageBase
 else:
-    _STAGE_KINDS = tuple(Annotated[schema, Tag(name)] for name, schema in stage_schemas().items())
+    _STAGE_KINDS = (
+        *(Annotated[schema, Tag(name)] for name, schema in stage_schemas().items()),
+        Annotated[GraphStage, Tag(GRAPH_TAG)],
+    )
     Stage = Annotated[Union[_STAGE_KINDS], Discriminator(_stage_kind)]  # noqa: UP007
 
 
@@ -357,6 +390,11 @@ class Spec(StrictModel):
     """the rules by which the network scales"""
     presets: dict[str, Preset] = Field(default_factory=dict)
     """named (width, depth, resolution) tables: the published members"""
+    blocks: dict[str, GraphBlock] = Field(
+        default_factory=dict,
+        description="block kinds defined as graphs of parts and ops (see the README's "
+        "Block graphs); stages name them in `block`",
+    )
     training: Training = Field(default_factory=Training)
     """the training recipe resolved into train.yaml"""
 

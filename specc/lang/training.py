@@ -101,6 +101,11 @@ class Training(StrictModel):
     """autocast type on CUDA"""
     channels_last: bool = True
     """channels-last memory format"""
+    grad_checkpointing: bool = Field(
+        False,
+        description="recompute each stage in the backward pass (timm's set_grad_checkpointing):"
+        " less activation memory for about a third more compute",
+    )
     workers: Annotated[int, Field(ge=0, le=256)] = 8
     """data-loading processes"""
     pin_mem: bool = True

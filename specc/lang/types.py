@@ -20,7 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu"]
+Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu", "leaky_relu"]
 Padding = Literal["symmetric", "same"]
 
 # Names become file names, folder names and Python identifiers: always matched against the

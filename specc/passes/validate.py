@@ -40,6 +40,8 @@ from specc.ir.nodes import (
     Norm,
     Op,
     Shape,
+    Shuffle,
+    Slice,
     infer_shape,
 )
 from specc.ir.nodes import format_shape as fmt
@@ -110,9 +112,9 @@ def _check_op(op: Op, inputs: list[Shape]) -> list[str]:
         case AdaptiveAvgPool():
             return [] if op.size >= 1 else [f"adaptive pool to a {op.size}x{op.size} map"]
         case Add():
-            left, right = inputs
-            if left != right:
-                return [f"shape mismatch at residual add: {fmt(left)} vs {fmt(right)}"]
+            if any(shape != inputs[0] for shape in inputs[1:]):
+                shapes = " vs ".join(fmt(shape) for shape in inputs)
+                return [f"shape mismatch at residual add: {shapes}"]
             return []
         case Mul():
             left, right = inputs
@@ -120,9 +122,17 @@ def _check_op(op: Op, inputs: list[Shape]) -> list[str]:
                 return [f"shape mismatch at scale: {fmt(left)} vs {fmt(right)}"]
             return []
         case Concat():
-            first, second = inputs
-            if first[1:] != second[1:]:
-                return [f"concat of maps of different sizes: {fmt(first)} vs {fmt(second)}"]
+            if any(shape[1:] != inputs[0][1:] for shape in inputs[1:]):
+                shapes = " vs ".join(fmt(shape) for shape in inputs)
+                return [f"concat of maps of different sizes: {shapes}"]
+            return []
+        case Slice():
+            if not 0 <= op.start < op.stop <= inputs[0][0]:
+                return [f"slice [{op.start}, {op.stop}) outside the {inputs[0][0]} channels"]
+            return []
+        case Shuffle():
+            if op.groups < 1 or inputs[0][0] % op.groups:
+                return [f"{op.groups} shuffle groups do not divide {inputs[0][0]} channels"]
             return []
         case (
             Input() | Norm() | Act() | GlobalPool() | GRN() | LayerScale() | DropPath()

@@ -338,6 +338,55 @@ def test_plugin_fields_named_like_builtin_ones(tmp_path):
     assert not (tmp_path / "no").exists()
 
 
+# --- code from data (issue 18): whatever a plugin returns, model.py runs none of it --------
+
+_PAYLOAD = "__import__('pathlib').Path('PWNED').touch()"
+_HOSTILE = {
+    # A description echoing a spec string with a newline: it would end the `# stage` comment.
+    "describe": f"describe=lambda stage: 'ghost\\n{_PAYLOAD}\\n# '",
+    # Closing quotes in the parameter-names text of the module docstring.
+    "parameters": "emitter=dataclasses.replace(\n"
+    f'    specc_ghostnet.KIND.emitter, parameters=\'x\\"\\"\\"\\n{_PAYLOAD}\\n\\"\\"\\"\'\n)',
+    # Code that is not one of specc's tables, as a constructor argument.
+    "arguments": "emitter=dataclasses.replace(\n"
+    "    specc_ghostnet.KIND.emitter,\n"
+    "    arguments=lambda plan, ctx: specc_ghostnet._arguments(plan, ctx)\n"
+    f"    + [('expanded', Code({_PAYLOAD!r}))],\n)",
+}
+
+
+@pytest.mark.parametrize("field", sorted(_HOSTILE))
+def test_nothing_a_plugin_returns_becomes_code(tmp_path, field):
+    root = tmp_path / "site"
+    name = f"ghost_{field}"
+    source = (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "from specc.blocks.kind import Code\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        f"    block: typing.Literal['{name}']\n"
+        "KIND = dataclasses.replace(\n"
+        f"    specc_ghostnet.KIND, name='{name}', schema=Stage,\n"
+        f"    {_HOSTILE[field]},\n"
+        ")\n"
+    )
+    _distribution(root, f"hostile-{field}", name, f"hostile_{field}", source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    spec = tmp_path / "uses.yaml"
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", f"block: {name}, kernel: 5")
+    )
+    out = tmp_path / "out"
+    result = specc("build", spec, "--out", out, path=[GHOSTNET, root, ROOT], cwd=tmp_path)
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:  # built: the text is inert in a comment or docstring
+        python(f"import specc; specc.load_model({str(out)!r})", [GHOSTNET, ROOT])
+    else:  # refused: the plugin is named, nothing written
+        assert result.returncode == 1 and f"'hostile-{field}'" in result.stderr, result.stderr
+        assert not out.exists()
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
 def test_validate_strict_checks_a_plugins_module_against_its_ir(tmp_path):
     """`validate --strict` builds the module (meta device) and compares every IR node's
     parameters and output shape with the module of its path: the GhostNet plugin passes; a
