@@ -21,7 +21,11 @@ What each op saves (PyTorch's `derivatives.yaml`, checked against
   an in-place SiLU, hard-swish or ReLU6 (in `ConvNormAct`) saves a copy of its input, as the
   input is overwritten;
 - SE's scale (x * gate): both factors; layer scale: its input;
-- max pool: the input and the int64 indices; the mean pools (SE, classifier) nothing;
+- max pool: the input and the int64 indices; the global mean pools (SE, classifier)
+  nothing; average pools and adaptive average pools (VGG's 7x7) the input;
+- global response norm (ConvNeXt V2): the input, its per-channel L2 norm, the per-image
+  denominator, the per-channel scale and the scaled input (x * scale); its output is fp32
+  (the fp32 weight and bias promote it);
 - drop path: the per-sample mask (one element per image); dropout: the mask (CPU: the
   input's dtype, CUDA's fused kernel: one byte per element);
 - add, concat, flatten: nothing.
@@ -44,8 +48,11 @@ from typing import Any, Literal
 import networkx as nx
 
 from specc.ir.nodes import (
+    GRN,
     Act,
+    AdaptiveAvgPool,
     Add,
+    AvgPool,
     Concat,
     Conv,
     Dropout,
@@ -266,6 +273,23 @@ def _pool(v: NodeView) -> Step:
     return Step([], v.fresh())
 
 
+def _avgpool(v: NodeView) -> Step:
+    return Step([v.keep(v.inputs[0])], v.fresh())
+
+
+def _grn(v: NodeView) -> Step:
+    x = v.inputs[0]
+    channels, dtype = x.shape[0], x.dtype
+    saved = [
+        v.keep(x),
+        Saved(f"{v.name}.norm", channels, dtype),
+        Saved(f"{v.name}.denominator", 1, dtype),
+        Saved(f"{v.name}.scale", channels, dtype),
+        Saved(f"{v.name}.scaled", x.elements, dtype),
+    ]
+    return Step(saved, v.fresh("float32"))
+
+
 def _maxpool(v: NodeView) -> Step:
     out = v.fresh()
     return Step([v.keep(v.inputs[0]), Saved(f"{v.name}.indices", out.elements, "int64")], out)
@@ -309,6 +333,9 @@ RULES: dict[type[OpBase], Rule] = {
     Act: _act,
     GlobalPool: _pool,
     MaxPool: _maxpool,
+    AvgPool: _avgpool,
+    AdaptiveAvgPool: _avgpool,
+    GRN: _grn,
     Mul: _mul,
     LayerScale: _layer_scale,
     Add: _add,
