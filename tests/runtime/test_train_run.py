@@ -314,8 +314,8 @@ def test_a_rebuild_keeps_the_run_and_off_a_terminal_progress_is_plain_lines(
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        (["train", "CONFIG", "--data", "synthetic"], "specc train needs torch and torchvision: pip install "
-                                    "'specc[train]' (missing: torch)"),
+        (["train", "CONFIG", "--data", "synthetic"],
+         "specc train needs torch and torchvision: pip install 'specc[train]' (missing: torch)"),
         (["weights", "import", "a.pth", "--into", "x"], "needs torch: pip install 'specc[torch]'"),
     ],
 )  # fmt: skip
