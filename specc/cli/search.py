@@ -72,6 +72,7 @@ def search(spec: Path, **o: Any) -> None:
     from specc.tools import search as tool
 
     _check_usage(o)
+    _check_outputs(o)
     loaded = api.load(spec, o["overrides"])
     evaluator = _evaluator(o, loaded)
     if o["strategy"] == "grid":
@@ -138,11 +139,26 @@ def _check_usage(o: dict[str, Any]) -> None:
         raise usage("--gpus-per-job must be a whole number with --executor local")
 
 
+def _check_outputs(o: dict[str, Any]) -> None:
+    """The files the search writes can be written, before anything is launched."""
+    import importlib.util
+
+    for option, path in (("--results", o["results"]), ("--write", o["write_to"]),
+                         ("--plot", o["plot_to"])):  # fmt: skip
+        if path is not None and not path.parent.is_dir():
+            _fail(option, f"{path}: no such folder {path.parent}")
+    if o["plot_to"] is not None and importlib.util.find_spec("matplotlib") is None:
+        _fail("--plot", "needs matplotlib: pip install 'specc[plot]'")
+
+
 def _evaluator(o: dict[str, Any], loaded: Any) -> Any:
     from specc.tools.search.evaluators import CommandEvaluator, TrainEvaluator
 
     if o["command"] is not None:
-        return CommandEvaluator(o["command"], o["metric"], o["timeout"])
+        command = CommandEvaluator(o["command"], o["metric"], o["timeout"])
+        for problem in command.problems():
+            _fail("--eval", problem)
+        return command
     if o["data"] is None:
         return None
     evaluator = TrainEvaluator(o["data"], o["epochs"], o["top1"] or "raw", o["timeout"])
