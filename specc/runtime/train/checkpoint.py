@@ -24,14 +24,16 @@ from specc.runtime.weights import save_atomically
 FORMAT = 1
 
 
-def identity(model: torch.nn.Module, recipe: dict[str, Any]) -> dict[str, str]:
+def identity(model: torch.nn.Module, recipe: dict[str, Any], built: str = "") -> dict[str, str]:
     """The architecture (every state-dict name and shape) and the recipe a run trains (its
-    hash, and the recipe itself as JSON so that a refused resume can name what differs)."""
+    hash, and the recipe itself as JSON so that a refused resume can name what differs);
+    `built`: what the model was built from, in words ("digits phi1, spec sha256 ...")."""
     text = json.dumps(recipe, sort_keys=True)
     return {
         "model_sha256": architecture_hash(model),
         "recipe_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "recipe": text,
+        "built": built,
     }
 
 
@@ -80,10 +82,11 @@ def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
     for key, label in (("model_sha256", "architecture"), ("recipe_sha256", "training recipe")):
         if found.get(key) != expected[key]:
             changes = _recipe_changes(found, expected) if key == "recipe_sha256" else ""
+            built = f", built as {found['built']}" if found.get("built") else ""
             raise UserError(
                 f"{path} was written for another {label} "
-                f"({str(found.get(key))[:12]} here vs {expected[key][:12]} now){changes}; "
-                "refusing to resume"
+                f"({str(found.get(key))[:12]} there{built}, {expected[key][:12]} "
+                f"now){changes}; refusing to resume"
             )
     return state
 

@@ -126,7 +126,8 @@ class Run:
         self.notes: list[str] = []
         if options.initial_checkpoint is not None and not options.resume:
             self.notes += load_initial(self.model, options.initial_checkpoint)
-        self.identity = checkpoint.identity(self.model, cfg.recipe())
+        built = f"{cfg.spec.name} {cfg.spec.selector} (spec sha256 {cfg.spec.sha256[:12]})"
+        self.identity = checkpoint.identity(self.model, cfg.recipe(), built)
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
         self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
         self.check_before_training()
@@ -151,6 +152,7 @@ class Run:
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if options.compile:
             self.net = torch.compile(self.net, backend=options.compile)  # type: ignore[assignment]
+        self.best_by = "ema" if self.ema is not None and cfg.best_weights() == "ema" else "eval"
         self.state = Progress()
         self.partial = EpochTotals()  # the current epoch so far (saved in mid-epoch checkpoints)
         self.log = MetricsLog(out)
@@ -189,6 +191,7 @@ class Run:
                 "partial": self.partial.as_list(),
                 "rng": checkpoint.rng_state(),
                 "run": run_record(self.options),
+                "best_by": "ema" if self.best_by == "ema" else "raw",
             },
         )
         return path
@@ -252,7 +255,16 @@ class Run:
             f"device {self.ctx.device}" + (f" x {self.ctx.world}" if self.ctx.world > 1 else ""),
             f"data {data}: {len(self.train_set)} training images, {self.classes} classes{val}",
             *self.notes,
+            *self.best_note(),
         ]
+
+    def best_note(self) -> list[str]:
+        if self.val_set is None:
+            return ["best.pt: the epoch with the best train top-1 (no val/)"]
+        if self.best_by == "ema":
+            return ["best.pt: the epoch whose EMA weights score best on val/ (best_by: ema); "
+                    "load them with ema=True / --ema"]  # fmt: skip
+        return ["best.pt: the epoch whose raw weights score best on val/ (best_by: raw)"]
 
     def signalled(self) -> bool:
         """Whether to stop for a signal now. Several processes must stop after the same step,
@@ -363,7 +375,7 @@ class Run:
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.ctx.device) / 2**30
         self.state.epoch += 1
         self.partial = EpochTotals()
-        score = row.get("eval_top1", row["train_top1"])
+        score = row.get(f"{self.best_by}_top1", row.get("eval_top1", row["train_top1"]))
         improved = score > self.state.best
         self.state.best = max(self.state.best, score)
         self.state.history.append(row)
