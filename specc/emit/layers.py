@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from specc.build.architecture import Architecture
+from specc.emit.tables import macs_text
 from specc.ir.nodes import format_shape
 
 COLUMNS = (
@@ -88,6 +89,6 @@ def print_layers(arch: Architecture) -> None:
     out.print(f"[bold]{r.class_name}[/bold], {r.selector.describe()} ({escape(r.file)})")
     print_table(out, table)
     out.print(
-        f"  MACs {arch.macs / 1e9:.3f} G; FLOPs {2 * arch.macs / 1e9:.3f} G (= 2 x MACs); "
+        f"  MACs {macs_text(arch.macs)}; FLOPs {macs_text(2 * arch.macs)} (= 2 x MACs); "
         "activations: elements of each layer's output for one image"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from specc.build.architecture import Architecture
-from specc.emit.tables import STAGE_HEADERS, spatial, stage_table
+from specc.emit.tables import STAGE_HEADERS, macs_text, spatial, stage_table
 
 SUMMARY_KEYS = (
     "name",
@@ -49,7 +49,7 @@ def _count(value: int) -> str:
 
 
 def _giga(value: int) -> str:
-    return f"{value / 1e9:.3f} G"
+    return macs_text(value)
 
 
 def print_summary(arch: Architecture, outputs: list[str]) -> None:

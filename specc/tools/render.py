@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from specc.emit.tables import macs_text
 from specc.emit.terminal import console, print_table
 from specc.ir.nodes import format_shape
 from specc.tools.diff import Change, Diff, value_at
@@ -148,7 +149,7 @@ def _format(value: Any, kind: str) -> str:
     if not isinstance(value, int | float):
         return str(value)
     if kind == "giga":
-        return f"{value / 1e9:.3f} G"
+        return macs_text(value)
     return f"{value:.4g}" if kind == "real" else f"{value:,}"
 
 
@@ -245,7 +246,7 @@ def print_sweep(points: Sequence[SweepPoint], out: Console | None = None) -> Non
             str(p.resolution),
             str(p.blocks),
             f"{p.params:,}",
-            f"{p.macs / 1e9:.3f} G",
+            macs_text(p.macs),
         )
     print_table(out, table)
     if any(p.phi is None for p in points):
