@@ -105,6 +105,7 @@ def search(spec: Path, **o: Any) -> None:
     else:
         _print_table(ranked, o["target"], label)
     _summarise(state, path, o)
+    _warn_noise(ranked, loaded, o)
     if o["plot_to"] is not None:
         _plot(ranked, o, label, spec)
     if o["write_to"] is not None:
@@ -273,6 +274,18 @@ def _summarise(state: Any, path: Path, o: dict[str, Any]) -> None:
         left = sum(1 for r in state.rows.values() if r.status == "compiled")
         click.echo(f"note: --limit {o['limit']} reached; {left} candidates not evaluated "
                    "(rerun to continue)", err=True)  # fmt: skip
+
+
+def _warn_noise(ranked: list[Any], loaded: Any, o: dict[str, Any]) -> None:
+    """Say when the top-1 scores cannot rank the candidates (--data only)."""
+    if o["data"] is None:
+        return
+    from specc.runtime.train.folders import count_images
+    from specc.tools.search.noise import ranking_warnings
+
+    val = count_images(Path(o["data"]) / "val")
+    for warning in ranking_warnings(ranked, loaded.spec.num_classes, val):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _progress() -> Any:
