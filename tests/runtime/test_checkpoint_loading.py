@@ -52,6 +52,11 @@ def test_ema_weights_load_where_weights_load(run, tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert target.is_file()
+    # Checkpoints and exported files have the mode of the run's other outputs (umask 022).
+    mode = (out / "metrics.csv").stat().st_mode & 0o777
+    assert mode == 0o644
+    for path in (out / "best.pt", out / "last.pt", target):
+        assert path.stat().st_mode & 0o777 == mode, path
 
 
 def test_weights_of_another_phi_are_explained_everywhere(run, tmp_path):

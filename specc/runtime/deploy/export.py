@@ -26,6 +26,7 @@ import torch
 
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
+from specc.runtime.files import as_created
 from specc.runtime.model import load_model, open_folder
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
@@ -132,6 +133,7 @@ def export(
                               *counts, fuse, opset)  # fmt: skip
         if not result.ok:
             raise ExportMismatch(result)
+        as_created(temp)  # 0644 as other outputs, not mkstemp's 0600
         os.replace(temp, target)
         return result
     finally:
