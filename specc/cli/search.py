@@ -320,12 +320,12 @@ def _print_compiled(tool: Any, loaded: Any, rows: list[Any], o: dict[str, Any]) 
 def _print_table(rows: list[Any], target: float, label: str | None) -> None:
     """The ranked rows; `label` names the score column (None: not evaluated)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 160
+    from specc.emit.terminal import console as make_console
+    from specc.emit.terminal import print_table
+
+    console = make_console()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     columns = ["rank", "alpha", "beta", "gamma", "a*b^2*g^2", "resolution", "params", "GMACs",
                "MACs ratio"] + ([label, "wall s", "status"] if label else [])  # fmt: skip
@@ -342,7 +342,7 @@ def _print_table(rows: list[Any], target: float, label: str | None) -> None:
         table.add_row(*cells)
     order = f"by {label}" if label else f"by how close the built MACs ratio is to {target:g}"
     console.print(f"{len(rows)} candidates at phi = 1, ranked {order}")
-    console.print(table)
+    print_table(console, table, drop=("a*b^2*g^2", "MACs ratio", "wall s", "resolution"))
 
 
 def _plot(rows: list[Any], o: dict[str, Any], label: str, spec: Path) -> None:
