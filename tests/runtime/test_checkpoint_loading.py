@@ -36,7 +36,7 @@ def run(tmp_path_factory):
 
 def test_the_run_says_which_weights_pick_best_pt(run):
     _, out, output = run
-    assert "best.pt: the epoch whose EMA weights score best on val/ (best_by: ema)" in output
+    assert "best.pt: by the EMA weights' val top-1 (best_by: ema; load: ema=True)" in output
     assert torch.load(out / "best.pt", weights_only=True)["best_by"] == "ema"
 
 

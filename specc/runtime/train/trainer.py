@@ -260,11 +260,10 @@ class Run:
 
     def best_note(self) -> list[str]:
         if self.val_set is None:
-            return ["best.pt: the epoch with the best train top-1 (no val/)"]
+            return ["best.pt: by the train top-1 (no val/)"]
         if self.best_by == "ema":
-            return ["best.pt: the epoch whose EMA weights score best on val/ (best_by: ema); "
-                    "load them with ema=True / --ema"]  # fmt: skip
-        return ["best.pt: the epoch whose raw weights score best on val/ (best_by: raw)"]
+            return ["best.pt: by the EMA weights' val top-1 (best_by: ema; load: ema=True)"]
+        return ["best.pt: by the raw weights' val top-1 (best_by: raw)"]
 
     def signalled(self) -> bool:
         """Whether to stop for a signal now. Several processes must stop after the same step,
