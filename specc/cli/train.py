@@ -15,8 +15,9 @@ from specc.diagnostics import UserError
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "--data",
-    metavar="DIR|synthetic",
-    help="ImageFolder root (train/ and val/), or synthetic; default the config's data_dir",
+    metavar="DIR|FILE.npz|synthetic",
+    help="ImageFolder root (train/ and val/), an npz of arrays, or synthetic; default the "
+    "config's data_dir",
 )
 @click.option("--epochs", type=click.IntRange(1), help="override the config's epochs")
 @click.option("--max-steps", type=click.IntRange(1), help="stop after this many optimiser steps")

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from specc.build.folder import settle
 from specc.diagnostics import UserError
 from specc.runtime.train.config import TrainConfig, load_config
 from specc.runtime.train.folders import check_image_folder
+from specc.tools.arrays import is_npz, read_npz
 
 # What a run writes into its folder; --overwrite removes these and nothing else.
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
@@ -27,7 +29,7 @@ RUN_FLAGS = ("epochs", "batch_size", "workers")
 @dataclass
 class TrainOptions:
     config: Path
-    data: str | None = None  # an ImageFolder root, "synthetic", or None for the config's
+    data: str | None = None  # an ImageFolder root, an .npz, "synthetic", or None: the config's
     epochs: int | None = None
     max_steps: int | None = None
     out: Path | None = None
@@ -57,6 +59,7 @@ class Checked:
 def precheck(options: TrainOptions) -> Checked:
     """Every check that needs no torch, cheapest first."""
     options = replace(options, config=config_path(options.config))
+    settle(options.config.parent)  # train.yaml and model.py of one complete build
     cfg = load_config(options.config, flag_overrides(options), options.settings)
     out = run_folder(options)
     check_files(options, out)
@@ -131,8 +134,13 @@ def check_data(cfg: TrainConfig, options: TrainOptions) -> None:
     if source is None and options.resume:
         return  # the checkpoint may name it (read once torch is there)
     if source is None:
-        raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
+        raise UserError(
+            "no data: pass --data DIR (ImageFolder), --data FILE.npz or --data synthetic"
+        )
     if source == "synthetic":
+        return
+    if is_npz(source):
+        read_npz(Path(source), num_classes=cfg.num_classes, channels=cfg.in_chans)
         return
     classes = check_image_folder(Path(source))
     if len(classes) != cfg.num_classes:

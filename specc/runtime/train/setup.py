@@ -18,10 +18,11 @@ from torch import nn
 
 from specc.diagnostics import UserError
 from specc.runtime.train.config import TrainConfig
-from specc.runtime.train.data import ImageFolderSet, SyntheticSet, transforms
+from specc.runtime.train.data import ArraySet, ImageFolderSet, SyntheticSet, transforms
 from specc.runtime.train.folders import check_image_folder
 from specc.runtime.train.precheck import RUN_FILES as RUN_FILES  # re-exported
 from specc.runtime.train.precheck import TrainOptions
+from specc.tools.arrays import is_npz, read_npz
 
 
 @dataclass
@@ -73,6 +74,14 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     kwargs = constructor_kwargs(cls, cfg, str(opened.source))
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     model: nn.Module = cls(**kwargs)
+    if cfg.grad_checkpointing:
+        if not hasattr(model, "set_grad_checkpointing"):
+            raise UserError(
+                f"{folder / 'train.yaml'}: grad_checkpointing: {opened.source} predates "
+                "gradient checkpointing",
+                hint="rebuild the folder with specc build",
+            )
+        getattr(model, "set_grad_checkpointing")(True)  # noqa: B009 (a generated method)
     if cfg.sync_bn and ctx.world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
     if cfg.channels_last and ctx.device.type == "cuda":
@@ -84,13 +93,19 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     """(train dataset, val dataset or None, number of classes in the data)."""
     source = options.data or cfg.data_dir
     if source is None:
-        raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
+        raise UserError(
+            "no data: pass --data DIR (ImageFolder), --data FILE.npz or --data synthetic"
+        )
     if source == "synthetic":
         return (
             SyntheticSet(options.synthetic_images, cfg.img_size, cfg.num_classes, cfg.in_chans),
             None,
             cfg.num_classes,
         )
+    if is_npz(source):
+        arrays = read_npz(Path(source), num_classes=cfg.num_classes, channels=cfg.in_chans)
+        val_set = None if arrays.val is None else ArraySet(*_pair(arrays.val), cfg, False)
+        return ArraySet(*_pair(arrays.train), cfg, True), val_set, cfg.num_classes
     root = Path(source)
     classes = check_image_folder(root)
     if len(classes) != cfg.num_classes:
@@ -103,6 +118,10 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     if (root / "val").is_dir():
         val = ImageFolderSet(root / "val", transforms(cfg, False), cfg.img_size, cfg.in_chans)
     return train, val, len(classes)
+
+
+def _pair(split: Any) -> tuple[Any, Any]:
+    return split.images, split.labels
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module, lr: float) -> torch.optim.Optimizer:

@@ -13,6 +13,7 @@ Construction (devices, model, data, optimiser) lives in `specc.runtime.train.set
 from __future__ import annotations
 
 import gc
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -89,14 +90,35 @@ def train(options: TrainOptions, checked: Checked | None = None) -> Progress:
             out.mkdir(parents=True, exist_ok=True)
         state = run.fit()
     except torch.cuda.OutOfMemoryError:
-        half = max(1, cfg.batch_size // 2)
-        raise UserError(
-            f"CUDA out of memory at batch size {cfg.batch_size} per process and {cfg.img_size}px; "
-            f"try --batch-size {half}"
-        ) from None
+        raise UserError(out_of_memory_message(cfg, folder)) from None
     del run
     shutdown()
     return state
+
+
+def out_of_memory_message(cfg: Any, folder: Path) -> str:
+    """What a CUDA out-of-memory error tells: the batch, specc's predicted peak at it (from
+    architecture.json's `train_memory`, built at train.yaml's recipe) and the largest batch
+    predicted to fit this GPU; half the batch where there is no prediction."""
+    text = f"CUDA out of memory at batch size {cfg.batch_size} per process and {cfg.img_size}px"
+    try:
+        record = json.loads((folder / "architecture.json").read_text(encoding="utf-8"))
+        key = "with_checkpointing" if cfg.grad_checkpointing else "without_checkpointing"
+        step = record["train_memory"][key]
+        fixed, per_image = int(step["fixed"]), int(step["per_image"])
+        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, AssertionError):
+        return f"{text}; try --batch-size {max(1, cfg.batch_size // 2)}"
+    from specc.lang.sizes import format_bytes
+
+    peak = fixed + per_image * cfg.batch_size
+    fits = max(1, (total - fixed) // per_image) if total > fixed + per_image else 1
+    hint = "" if cfg.grad_checkpointing else " or set grad_checkpointing: true in train.yaml"
+    return (
+        f"{text}; specc predicts a peak of {format_bytes(peak)} there "
+        f"({format_bytes(per_image)} per image + {format_bytes(fixed)}), and this GPU has "
+        f"{format_bytes(total)}: try --batch-size {fits}{hint}"
+    )
 
 
 def shutdown() -> None:
