@@ -48,6 +48,26 @@ def _recipe_changes(found: dict[str, Any], expected: dict[str, str]) -> str:
     return f": {changes} (pass the same --set values when resuming)" if changes else ""
 
 
+def _only_new_defaults(found: dict[str, Any], expected: dict[str, str]) -> bool:
+    """Whether the recipes differ only in keys the checkpoint's specc did not have yet, each
+    at its default now (a newer specc added them): the same training, resumable."""
+    from specc.runtime.train.config import TrainConfig
+
+    try:
+        before, now = json.loads(found["recipe"]), json.loads(expected["recipe"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    fields = TrainConfig.model_fields
+    changed = {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
+    return all(
+        k not in before and k in fields and now.get(k) == _json(fields[k].default) for k in changed
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
 def rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
@@ -81,6 +101,8 @@ def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
     found = state.get("identity", {})
     for key, label in (("model_sha256", "architecture"), ("recipe_sha256", "training recipe")):
         if found.get(key) != expected[key]:
+            if key == "recipe_sha256" and _only_new_defaults(found, expected):
+                continue
             changes = _recipe_changes(found, expected) if key == "recipe_sha256" else ""
             built = f", built as {found['built']}" if found.get("built") else ""
             raise UserError(
