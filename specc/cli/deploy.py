@@ -16,6 +16,7 @@ import click
 
 from specc.cli.common import reports_errors
 from specc.diagnostics import UserError
+from specc.emit.tables import macs_text
 
 
 class BatchSize(click.ParamType):  # type: ignore[type-arg]
@@ -91,7 +92,7 @@ def export(
     batches += ", ".join(str(b) for b in result.batches)
     form = "fused model" if result.fused else "model"
     click.echo(
-        f"{result.format} {form}: {result.params:,} params, {result.macs / 1e9:.3f} GMACs; "
+        f"{result.format} {form}: {result.params:,} params, {macs_text(result.macs)} MACs; "
         f"{batches}"
     )
     click.echo(
@@ -100,7 +101,7 @@ def export(
     )
     if result.fused:
         click.echo(
-            f"  the IR counts {result.ir_params:,} params, {result.ir_macs / 1e9:.3f} GMACs: "
+            f"  the IR counts {result.ir_params:,} params, {macs_text(result.ir_macs)} MACs: "
             f"{result.ir_params - result.params:,} fewer params after folding each batch norm's "
             "weight and bias into a conv bias; MACs unchanged (bias adds are not counted)"
         )
@@ -164,7 +165,7 @@ def bench(
     counts = {row.candidate: (row.params, row.macs) for row in rows}
     for name in ("generated", "fused"):
         params, macs = counts[name]
-        click.echo(f"{name}: {params:,} params, {macs / 1e9:.3f} GMACs per image")
+        click.echo(f"{name}: {params:,} params, {macs_text(macs)} MACs per image")
     click.echo(f"{config.rounds} interleaved rounds of {config.iters} calls per candidate")
 
 
