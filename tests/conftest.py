@@ -39,6 +39,7 @@ SLOW_MODULES = {
     "tests/runtime/test_checkpoint_loading.py": "training",
     "tests/scaling/test_search_train.py": "training",
     "tests/scaling/test_search_ray.py": "training",
+    "tests/runtime/test_module.py": "slow",  # every preset up to L2 built and run (l2: 199 s)
 }
 
 
