@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from specc.diagnostics import UserError
+from specc.runtime.files import as_created
 from specc.runtime.model import instantiate_folder, open_folder, read_weights
 
 COUNTER = "num_batches_tracked"
@@ -277,6 +278,7 @@ def save_atomically(state: Mapping[str, Any], path: str | Path) -> Path:
     os.close(handle)
     try:
         torch.save(dict(state), temporary)
+        as_created(temporary)  # 0644 as other outputs, not mkstemp's 0600
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

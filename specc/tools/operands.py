@@ -207,7 +207,7 @@ class _Multipliers(_Part):
 
 
 class _Layer(_Part):
-    kernel: int | str  # "3.5.7": a mixed conv's sizes
+    kernel: int | str  # "3,5,7": a mixed conv's sizes
     stride: int
     in_channels: int
     out_channels: int

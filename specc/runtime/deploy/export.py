@@ -26,6 +26,7 @@ import torch
 
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
+from specc.runtime.files import as_created
 from specc.runtime.model import load_model, open_folder
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
@@ -87,10 +88,12 @@ def export(
     fuse: bool = False,
     tolerance: float = TOLERANCE,
     seed: int = 0,
+    ema: bool = False,
 ) -> ExportResult:
     """Export the generated model in `folder` and verify it; returns the errors measured.
 
-    `batch`: a fixed batch size, or "dynamic". Raises UserError for user problems (bad
+    `batch`: a fixed batch size, or "dynamic"; `ema`: the EMA weights of a training
+    checkpoint `weights`. Raises UserError for user problems (bad
     folder, weights, format, missing extra) and ExportMismatch past `tolerance`.
     """
     if format not in FORMATS:
@@ -104,7 +107,7 @@ def export(
         raise UserError("--opset applies to ONNX only")
     opened = open_folder(folder)
     shape, ir_params, ir_macs = opened.require_record()
-    model = load_model(opened, weights, fuse=fuse).eval()
+    model = load_model(opened, weights, ema=ema, fuse=fuse).eval()
     target = Path(out) if out is not None else default_path(opened.path, format, fuse)
     if target.is_dir():
         raise UserError(f"{target}: is a folder; give a file name")
@@ -130,6 +133,7 @@ def export(
                               *counts, fuse, opset)  # fmt: skip
         if not result.ok:
             raise ExportMismatch(result)
+        as_created(temp)  # 0644 as other outputs, not mkstemp's 0600
         os.replace(temp, target)
         return result
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -19,7 +19,7 @@ from specc.lang.training import Training
 from specc.lang.types import ClassName, Rate, StrictModel
 
 # Keys that change how a run goes but not what it computes: a checkpoint stays valid.
-RUN_ONLY = {"epochs", "workers", "pin_mem", "data_dir", "log_interval"}
+RUN_ONLY = {"epochs", "workers", "pin_mem", "data_dir", "log_interval", "best_by"}
 # Input channels an image file decodes to (PIL modes L, RGB, RGBA).
 IMAGE_CHANNELS = (1, 3, 4)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,6 +52,15 @@ class TrainConfig(Training):
     drop_path: Rate = 0.0
     spec: BuildIdentity
     built: Built | None = None  # absent in files written before specc recorded it
+    # Which weights' eval top-1 picks best.pt: null = the EMA weights' when the run keeps
+    # them (model_ema; they score far above the raw weights on short or small runs).
+    best_by: Literal["raw", "ema"] | None = None
+
+    def best_weights(self) -> str:
+        """'ema' or 'raw': the weights whose eval top-1 picks best.pt."""
+        if self.best_by is not None:
+            return self.best_by if self.model_ema or self.best_by == "raw" else "raw"
+        return "ema" if self.model_ema else "raw"
 
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(mean, std) per channel: the file's, else ImageNet's for 3 channels, else 0.5."""

@@ -54,3 +54,10 @@ def _classes(folder: Path) -> list[str]:
 
 def _has_images(folder: Path) -> bool:
     return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
+
+
+def count_images(folder: Path) -> int:
+    """Image files under `folder` (0 when it does not exist)."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -148,7 +148,8 @@ class Run:
         self.notes: list[str] = []
         if options.initial_checkpoint is not None and not options.resume:
             self.notes += load_initial(self.model, options.initial_checkpoint)
-        self.identity = checkpoint.identity(self.model, cfg.recipe())
+        built = f"{cfg.spec.name} {cfg.spec.selector} (spec sha256 {cfg.spec.sha256[:12]})"
+        self.identity = checkpoint.identity(self.model, cfg.recipe(), built)
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
         self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
         self.check_before_training()
@@ -173,6 +174,7 @@ class Run:
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if options.compile:
             self.net = torch.compile(self.net, backend=options.compile)  # type: ignore[assignment]
+        self.best_by = "ema" if self.ema is not None and cfg.best_weights() == "ema" else "eval"
         self.state = Progress()
         self.partial = EpochTotals()  # the current epoch so far (saved in mid-epoch checkpoints)
         self.log = MetricsLog(out)
@@ -211,6 +213,7 @@ class Run:
                 "partial": self.partial.as_list(),
                 "rng": checkpoint.rng_state(),
                 "run": run_record(self.options),
+                "best_by": "ema" if self.best_by == "ema" else "raw",
             },
         )
         return path
@@ -274,7 +277,15 @@ class Run:
             f"device {self.ctx.device}" + (f" x {self.ctx.world}" if self.ctx.world > 1 else ""),
             f"data {data}: {len(self.train_set)} training images, {self.classes} classes{val}",
             *self.notes,
+            *self.best_note(),
         ]
+
+    def best_note(self) -> list[str]:
+        if self.val_set is None:
+            return ["best.pt: by the train top-1 (no val/)"]
+        if self.best_by == "ema":
+            return ["best.pt: by the EMA weights' val top-1 (best_by: ema; load: ema=True)"]
+        return ["best.pt: by the raw weights' val top-1 (best_by: raw)"]
 
     def signalled(self) -> bool:
         """Whether to stop for a signal now. Several processes must stop after the same step,
@@ -385,7 +396,7 @@ class Run:
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.ctx.device) / 2**30
         self.state.epoch += 1
         self.partial = EpochTotals()
-        score = row.get("eval_top1", row["train_top1"])
+        score = row.get(f"{self.best_by}_top1", row.get("eval_top1", row["train_top1"]))
         improved = score > self.state.best
         self.state.best = max(self.state.best, score)
         self.state.history.append(row)

@@ -612,7 +612,7 @@ class EveryKind(nn.Module):
                 MBConv(8, 16, kernel_size=5, stride=2, expanded=32, squeeze=2, drop_path=dpr[1]),
                 MBConv(16, 16, kernel_size=5, expanded=64, squeeze=4, drop_path=dpr[2]),
             ),
-            # stage 2: 1 block mbconv3 k3.5 se0.25, 16x10x10 -> 16x10x10
+            # stage 2: 1 block mbconv3 k3,5 se0.25, 16x10x10 -> 16x10x10
             nn.Sequential(
                 MBConv(
                     16,
