@@ -197,6 +197,15 @@ def _strategy(loaded: Any, rows: list[Any], path: Path, o: dict[str, Any], slots
 
 
 def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
+    from specc.build.lock import owned
+
+    # One search per results file: a second would evaluate every candidate again into the
+    # same run folders. The lock is `.<results>.lock` beside it, refused at once.
+    with owned(path.with_name(f".{path.name}.lock"), f"results file {path}"):
+        return _run_owned(tool, loaded, rows, evaluator, path, o)
+
+
+def _run_owned(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
     from specc.tools.search.driver import run_search
 
     store = tool.ResultsFile(path)

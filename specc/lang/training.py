@@ -92,7 +92,8 @@ class Training(StrictModel):
     pin_mem: bool = True
     data_dir: str | None = None
     sync_bn: bool = False
-    seed: int = 42
+    # torch, numpy and Python all take seeds in [0, 2^32); a run adds rank and epoch to it.
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
     log_interval: Annotated[int, Field(ge=1)] = 50
 
     @field_validator("aa")

@@ -1,8 +1,10 @@
 """Training data: ImageFolder trees (train/ and val/), a synthetic set, and the sampler.
 
 Checks what users get wrong before any worker starts: a missing or empty folder, class
-folders that differ between train/ and val/. An image that cannot be decoded does not end
-a run: it comes back with label -1, the loop drops it and counts it.
+folders that differ between train/ and val/, an empty class folder in train/. Files are
+found by `specc.runtime.train.images` (no FIFO, link loop or bomb is ever opened as an
+image). An image that cannot be decoded does not end a run: it comes back with label -1,
+the loop drops it and counts it; a set none of whose images decodes stops the run.
 
 The sampler shuffles with (seed, epoch), shards across ranks and can start mid-epoch, so
 a resumed run sees exactly the batches the interrupted one would have seen.
@@ -20,10 +22,11 @@ from torch.utils.data import Dataset, Sampler
 from specc.diagnostics import UserError
 from specc.lang.training import TORCHVISION_POLICIES
 from specc.runtime.train.config import IMAGE_CHANNELS, TrainConfig
+from specc.runtime.train.images import class_folders, open_image, scan
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+# Images tried before the first step; where none of them decodes, the run stops.
+PROBE_IMAGES = 64
 
 
 def check_image_folder(root: Path) -> list[str]:
@@ -34,14 +37,22 @@ def check_image_folder(root: Path) -> list[str]:
     train = root / "train"
     if not train.is_dir():
         raise UserError(f"{root}: no train/ folder ({layout})")
-    classes = _classes(train)
+    classes = class_folders(train)
     if not classes:
         raise UserError(f"{train}: no class folders ({layout})")
-    if not any(_images(train / name) for name in classes):
-        raise UserError(f"{train}: the class folders hold no images")
+    found = scan(train)
+    skipped = f" ({found.skipped_text()} skipped)" if found.skipped else ""
+    if not found.samples:
+        raise UserError(f"{train}: the class folders hold no images{skipped}")
+    if found.empty:
+        raise UserError(
+            f"{train}: class folders without an image ({', '.join(found.empty)}){skipped}: "
+            "a class with no training image can never be learnt",
+            hint="add images, or remove the folder and rebuild with --set num_classes=N",
+        )
     val = root / "val"
     if val.is_dir():
-        val_classes = _classes(val)
+        val_classes = class_folders(val)
         if val_classes != classes:
             only_train = sorted(set(classes) - set(val_classes))
             only_val = sorted(set(val_classes) - set(classes))
@@ -50,14 +61,6 @@ def check_image_folder(root: Path) -> list[str]:
                 f"only in train/: {only_train or 'none'}; only in val/: {only_val or 'none'}"
             )
     return classes
-
-
-def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
-
-
-def _images(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def transforms(cfg: TrainConfig, train: bool) -> Any:
@@ -130,44 +133,45 @@ def _augmentation(aa: str, size: int, mean: tuple[float, ...]) -> Any:
 
 
 class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
-    """torchvision's ImageFolder decoding each image to `in_chans` channels (1: grayscale,
-    3: RGB, 4: RGBA, whatever the file holds), except that an undecodable image yields
-    label -1."""
+    """An ImageFolder (`root/<class>/.../<image>`, classes in sorted order, as torchvision's)
+    decoding each image to `in_chans` channels (1: grayscale, 3: RGB, 4: RGBA, whatever the
+    file holds); an undecodable image yields label -1. `scan` says what was skipped."""
 
     def __init__(self, root: Path, transform: Any, img_size: int, in_chans: int = 3) -> None:
-        from torchvision.datasets import ImageFolder
-
         if in_chans not in IMAGE_CHANNELS:
             raise UserError(
                 f"in_chans is {in_chans}: image files decode to 1 (grayscale), 3 (RGB) or "
                 "4 (RGBA) channels; rebuild the model with one of those input channels"
             )
-        mode = MODES[in_chans]
-        self.folder = ImageFolder(str(root), transform=transform, loader=_Loader(mode))
+        self.root, self.mode, self.transform = root, MODES[in_chans], transform
+        self.scan = scan(root)
+        self.samples = self.scan.samples
         self.blank = torch.zeros(in_chans, img_size, img_size)
 
     def __len__(self) -> int:
-        return len(self.folder)
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
         try:
-            image, label = self.folder[index]
-        except (OSError, ValueError, SyntaxError):  # PIL's ways of saying "not an image"
+            image = open_image(path, self.mode)
+            return (self.transform(image) if self.transform else image), label
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError):  # not an image
             return self.blank, -1
-        return image, label
 
-
-class _Loader:
-    """Open an image file and convert it to one PIL mode (picklable, for workers)."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-
-    def __call__(self, path: str) -> Any:
-        from PIL import Image
-
-        with open(path, "rb") as handle:
-            return Image.open(handle).convert(self.mode)
+    def first_readable(self, tries: int = PROBE_IMAGES) -> tuple[torch.Tensor, int]:
+        """The first image that decodes, among the first `tries`; UserError when none does
+        (a set whose every image is unreadable must not "train" on blanks)."""
+        for index in range(min(tries, len(self))):
+            image, label = self[index]
+            if label >= 0:
+                return image, label
+        count = min(tries, len(self))
+        raise UserError(
+            f"{self.root}: none of the first {count} images could be read as an image "
+            f"(e.g. {self.samples[0][0]})",
+            hint="check the files: truncated downloads, wrong formats, permissions",
+        )
 
 
 class SyntheticSet(Dataset[tuple[torch.Tensor, int]]):
@@ -215,7 +219,10 @@ class ShardedSampler(Sampler[int]):
         return order[self.rank :: self.world]
 
     def per_rank(self) -> int:
-        return len(self._indices())
+        """This rank's share of an epoch, counted, not listed (a synthetic epoch of 10^8
+        images must not allocate its index list)."""
+        padded = -(-self.size // self.world) * self.world if self.pad else self.size
+        return len(range(self.rank, padded, self.world))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._indices()[self.skip :])

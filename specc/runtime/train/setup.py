@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from specc.build.lock import owned
 from specc.diagnostics import UserError
+from specc.runtime.files import require_writable, sweep_temporaries
 from specc.runtime.train.config import TrainConfig
 from specc.runtime.train.data import ImageFolderSet, SyntheticSet, check_image_folder, transforms
 
@@ -64,6 +68,19 @@ def claim_run_folder(out: Path, options: TrainOptions) -> list[Path]:
             "start another with --out DIR, or replace it with --overwrite"
         )
     return [out / name for name in present]
+
+
+@contextmanager
+def own_run_folder(out: Path) -> Iterator[None]:
+    """Rank 0's hold on the run folder for the whole run: one writer (a lock beside it,
+    `.<name>.lock`; a second run is refused naming the first one's pid), checked writable
+    before any work, and the temporaries a killed run left (`.last.pt.XXXXXXXX.tmp`)
+    removed."""
+    require_writable(out, "run folder")
+    with owned(out.parent / f".{out.name}.lock", f"run folder {out}"):
+        for name in ("last.pt", "best.pt"):
+            sweep_temporaries(out / name)
+        yield
 
 
 @dataclass
@@ -122,8 +139,26 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     return model.to(ctx.device)
 
 
+def check_batch_memory(cfg: TrainConfig) -> None:
+    """Refuse a batch whose input tensor alone (float32) would take more than half of this
+    machine's memory: the OOM killer would end the run with no message."""
+    batch = cfg.batch_size * cfg.in_chans * cfg.img_size**2 * 4
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound known
+        return
+    if batch > memory / 2:
+        raise UserError(
+            f"batch_size {cfg.batch_size} at {cfg.img_size} px and {cfg.in_chans} channels is "
+            f"{batch / 2**30:,.1f} GiB of input per step, more than half of this machine's "
+            f"{memory / 2**30:,.1f} GiB of memory",
+            hint="pass a smaller --batch-size (or --set img_size=...)",
+        )
+
+
 def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[Any, Any, int]:
     """(train dataset, val dataset or None, number of classes in the data)."""
+    check_batch_memory(cfg)
     source = options.data or cfg.data_dir
     if source is None:
         raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
