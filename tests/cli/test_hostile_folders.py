@@ -192,3 +192,13 @@ def test_a_reader_that_cannot_finish_the_build_names_the_repair(tmp_path, builds
     assert result.returncode == 1 and f"specc build SPEC --out {folder}" in result.stderr
     digest = hashlib.sha256((folder / "model.py").read_bytes()).hexdigest()
     assert digest == hashlib.sha256(builds[1]["model.py"].encode()).hexdigest()  # untouched
+
+
+def test_a_hand_edit_is_never_kept_through_a_link(tmp_path, builds):
+    folder = built(tmp_path, builds[0])
+    (folder / "report.md").write_text("my edit\n")
+    outside = tmp_path / "outside.txt"
+    (folder / "report.md.edited").symlink_to(outside)  # dangling: a copy would go through it
+    specc.build.folder.write(builds[1], folder)
+    assert not outside.exists()
+    assert (folder / "report.md.edited.2").read_text() == "my edit\n"
