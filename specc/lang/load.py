@@ -25,8 +25,8 @@ from pydantic import BaseModel, ValidationError
 from specc.blocks.plugins import broken_message, stage_schemas
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted, warning
 from specc.lang.schema import FORMAT_VERSION, Norm, Spec
-from specc.lang.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.lang.source import Path as DataPath
+from specc.lang.source import Source, check_size, parse_scalar, parse_yaml, read_regular
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,8 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     """Load and validate a spec file; `overrides` are `dotted.path=value` strings or a mapping."""
     file = str(path)
     try:
-        with open(path, "rb") as handle:
-            # Read one byte past the limit: enough to refuse, whatever the file's real size.
-            raw = handle.read(MAX_BYTES + 1)
+        # One byte past the limit: enough to refuse, whatever the file's real size.
+        raw = read_regular(path)
         check_size(max(len(raw), Path(path).stat().st_size), file)
         text = raw.decode("utf-8")
     except FileNotFoundError:

@@ -202,3 +202,22 @@ def test_a_hand_edit_is_never_kept_through_a_link(tmp_path, builds):
     specc.build.folder.write(builds[1], folder)
     assert not outside.exists()
     assert (folder / "report.md.edited.2").read_text() == "my edit\n"
+
+
+@pytest.mark.parametrize("name", ["architecture.json", "train.yaml", "spec"])
+def test_no_reader_waits_on_a_fifo(tmp_path, builds, name):
+    folder = built(tmp_path, builds[0])
+    if name == "spec":
+        fifo = tmp_path / "spec.yaml"
+        args = ["build", str(fifo), "--out", str(tmp_path / "new")]
+    else:
+        fifo = folder / name
+        fifo.unlink()
+        args = {
+            "architecture.json": ["diff", f"{TINY}@phi=0", str(folder)],
+            "train.yaml": ["train", str(fifo), "--data", "synthetic", "--max-steps", "1"],
+        }[name]
+    os.mkfifo(fifo)
+    result = cli(*args, timeout=60)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    assert "not a regular file" in result.stderr

@@ -54,7 +54,9 @@ def test_a_batch_larger_than_the_machine_is_refused_before_any_step(tmp_path, mo
     result = train(str(model_dir / "train.yaml"), "--data", "synthetic", "--out", str(out),
                    "--set", "batch_size=65536", "--set", "img_size=8192")  # fmt: skip
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "batch_size 65536 at 8192 px and 3 channels is 49,152.0 GiB" in result.output
+    assert "batch_size 65536 at 8192 px: 65,536 inputs of 3x8192x8192 are 49,152.0 GiB" in (
+        result.output
+    )
     assert not (out / "last.pt").exists()
 
 
@@ -91,7 +93,7 @@ def test_the_grid_bound_admits_the_grids_people_use():
     assert len(grid(0.05)) == 111 and len(grid(0.01)) == 10_309 < MAX_CANDIDATES
 
 
-def test_a_latency_budget_beyond_any_model_is_refused_after_one_measurement():
+def test_a_latency_budget_past_the_limit_is_refused_before_measuring():
     loaded = specc.load(B0)
     measured = []
 
@@ -99,8 +101,27 @@ def test_a_latency_budget_beyond_any_model_is_refused_after_one_measurement():
         measured.append(arch.macs)
         return arch.macs / 1e9
 
-    with pytest.raises(SpecError, match="a latency budget of 1e\\+09 ms is beyond any model"):
+    with pytest.raises(SpecError, match="latency budget of 1e\\+09 ms is over the limit of 10,000"):
         fit(loaded, metric="latency", budget=1e9, measure=measure, precision=1e-2)
-    assert len(measured) == 1
+    assert measured == []
     result = fit(loaded, metric="latency", budget=2.0, measure=measure, precision=1e-2)
     assert result.arch.macs / 1e9 <= 2.0  # a budget in reach fits as before
+
+
+@pytest.mark.parametrize("batch", ["1000000000", "8,1000000000"])
+def test_export_and_bench_refuse_a_batch_larger_than_the_machine(tmp_path, model_dir, batch):
+    command = ["bench", str(model_dir), "--batch", batch, "--no-onnx"]
+    if "," not in batch:
+        command = ["export", str(model_dir), "--format", "exported-program", "--batch", batch,
+                   "-o", str(tmp_path / "x.pt2")]  # fmt: skip
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--batch 1000000000: 1,000,000,000 inputs of 3x32x32 are" in result.output
+    assert not (tmp_path / "x.pt2").exists()
+
+
+def test_search_timeout_and_trials_are_bounded():
+    nan = CliRunner().invoke(main, ["search", B0, "--eval", "x {config}", "--timeout", "nan"])
+    assert nan.exit_code == 2 and "nan is not a positive number of seconds" in nan.output
+    trials = CliRunner().invoke(main, ["search", B0, "--strategy", "tpe", "--trials", "10**12"])
+    assert trials.exit_code == 2 and "--trials" in trials.output

@@ -26,6 +26,7 @@ import torch
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
 from specc.runtime.files import temporary_beside, terminate_raises
+from specc.runtime.memory import require_input_fits
 from specc.runtime.model import load_model, open_folder
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
@@ -113,6 +114,7 @@ def export(
 
     trace_batch = 2 if dynamic else int(batch)
     checks = (1, 3) if dynamic else (int(batch),)
+    require_input_fits(max(trace_batch, *checks), shape, f"--batch {batch}", "a smaller --batch")
     with terminate_raises(), temporary_beside(target, FORMATS[format]) as temp:
         example = torch.randn(trace_batch, *shape, generator=torch.Generator().manual_seed(seed))
         if format == "onnx":

@@ -21,6 +21,7 @@ from torch import nn
 from specc.build.lock import owned
 from specc.diagnostics import UserError
 from specc.runtime.files import require_writable, sweep_temporaries
+from specc.runtime.memory import require_input_fits
 from specc.runtime.train.config import TrainConfig
 from specc.runtime.train.data import ImageFolderSet, SyntheticSet, check_image_folder, transforms
 
@@ -140,20 +141,14 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
 
 
 def check_batch_memory(cfg: TrainConfig) -> None:
-    """Refuse a batch whose input tensor alone (float32) would take more than half of this
-    machine's memory: the OOM killer would end the run with no message."""
-    batch = cfg.batch_size * cfg.in_chans * cfg.img_size**2 * 4
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no bound known
-        return
-    if batch > memory / 2:
-        raise UserError(
-            f"batch_size {cfg.batch_size} at {cfg.img_size} px and {cfg.in_chans} channels is "
-            f"{batch / 2**30:,.1f} GiB of input per step, more than half of this machine's "
-            f"{memory / 2**30:,.1f} GiB of memory",
-            hint="pass a smaller --batch-size (or --set img_size=...)",
-        )
+    """Refuse a batch whose input tensor alone would take more than half of this machine's
+    memory: the OOM killer would end the run with no message."""
+    require_input_fits(
+        cfg.batch_size,
+        (cfg.in_chans, cfg.img_size, cfg.img_size),
+        f"batch_size {cfg.batch_size} at {cfg.img_size} px",
+        "pass a smaller --batch-size (or --set img_size=...)",
+    )
 
 
 def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[Any, Any, int]:
