@@ -68,7 +68,8 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     except FileNotFoundError:
         raise SpecError([Diagnostic("no such file", Location(file))]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Diagnostic(f"cannot read the file: {exc}", Location(file))]) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SpecError([Diagnostic(f"cannot read the file: {reason}", Location(file))]) from None
     return loads(text, file, overrides)
 
 
