@@ -13,8 +13,11 @@ project.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ["EfficientNet"]
 
@@ -170,10 +173,15 @@ class EfficientNet(nn.Module):
     Arguments as timm's models take them: `num_classes` (0: no classifier, `forward` returns
     the pooled features), `in_chans` (input channels of the stem), `drop_rate` (dropout
     before the classifier), `drop_path_rate` (stochastic depth of the last block; block i of
-    45 gets drop_path_rate * i / 45). The defaults are the built model's.
+    45 gets drop_path_rate * i / 45), `act_layer` (a class replacing every
+    `Activation`) and `norm_layer` (channels -> module, replacing every norm). The defaults
+    are the built model's.
 
     `fuse()` turns a trained instance into its inference form (batch norm folded into the
     convolutions, dropout and drop-path removed) for export and `torch.compile`.
+
+    timm's model contract: `feature_info`, `get_classifier()`, `reset_classifier()`,
+    `forward_intermediates()`, `group_matcher()`, `set_grad_checkpointing()`.
     """
 
     # Feature endpoints (`features()`): the last stage at each reduction, as a detector taps.
@@ -187,10 +195,21 @@ class EfficientNet(nn.Module):
         in_chans: int = 3,
         drop_rate: float = 0.5,
         drop_path_rate: float = 0.2,
+        act_layer: type[nn.Module] | None = None,
+        norm_layer: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.num_features = 2304
+        self.grad_checkpointing = False
+        # timm's feature_info: the endpoints of `features()` / `forward_intermediates()`.
+        self.feature_info = [
+            dict(num_chs=32, reduction=2, module="stages.0"),
+            dict(num_chs=40, reduction=4, module="stages.1"),
+            dict(num_chs=72, reduction=8, module="stages.2"),
+            dict(num_chs=200, reduction=16, module="stages.4"),
+            dict(num_chs=576, reduction=32, module="stages.6"),
+        ]
         dpr = [drop_path_rate * i / 45 for i in range(45)]
         # 3x528x528 -> 56x264x264
         self.stem = ConvNormAct(in_chans, 56, 3, stride=2)
@@ -271,15 +290,57 @@ class EfficientNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(drop_rate)
         self.classifier = self._classifier(num_classes)
+        self._replace_layers(act_layer, norm_layer)
         self._init_weights()
 
     def _classifier(self, num_classes: int) -> nn.Module:
         return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh classifier for `num_classes` outputs (0: none)."""
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh classifier for `num_classes` outputs (0: none); `global_pool` may only
+        be "avg", the pool this network has (timm's signature)."""
+        if global_pool not in (None, "avg"):
+            raise ValueError(f"global_pool must be 'avg' (the network's pool), got {global_pool!r}")
         self.num_classes = num_classes
         self.classifier = self._classifier(num_classes)
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, object]:
+        """timm's parameter groups (layer-wise learning-rate decay): the stem, then each
+        stage (`coarse`) or each block, then the layers after the stages."""
+        return dict(
+            stem=r"^stem",
+            blocks=[
+                (r"^stages\.(\d+)" if coarse else r"^stages\.(\d+)\.(\d+)", None),
+                (r"^head|^pool_norm|^hidden", (99999,)),
+            ],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage in the backward pass instead of keeping what it saves
+        (torch.utils.checkpoint, use_reentrant=False): training memory drops to the stage
+        inputs plus one stage's activations, for one more forward of the stages."""
+        self.grad_checkpointing = enable
+
+    def _replace_layers(
+        self, act_layer: type[nn.Module] | None, norm_layer: Callable[[int], nn.Module] | None
+    ) -> None:
+        """timm's `act_layer` and `norm_layer`: every `Activation` becomes an `act_layer()`
+        (in place where the replaced one was), every norm a `norm_layer(channels)`."""
+        for module in list(self.modules()):
+            for name, child in list(module.named_children()):
+                if act_layer is not None and type(child) is Activation:
+                    layer = act_layer()
+                    if getattr(child, "inplace", False) and hasattr(layer, "inplace"):
+                        layer.inplace = True
+                    setattr(module, name, layer)
+                elif norm_layer is not None and isinstance(child, nn.BatchNorm2d | nn.LayerNorm):
+                    channels = getattr(child, "num_features", None) or child.normalized_shape[0]
+                    setattr(module, name, norm_layer(channels))
 
     def _init_weights(self) -> None:
         for module in self.modules():
@@ -342,7 +403,11 @@ class EfficientNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem, stages and head: 3x528x528 -> 2304x17x17."""
         x = self.stem(x)
-        x = self.stages(x)
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            for stage in self.stages:
+                x = checkpoint(stage, x, use_reentrant=False)
+        else:
+            x = self.stages(x)
         x = self.head(x)
         return x
 
@@ -368,3 +433,33 @@ class EfficientNet(nn.Module):
             if index in self.FEATURE_STAGES:
                 endpoints.append(x)
         return endpoints
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's feature extraction: the maps of `feature_info` at `indices` (None: all;
+        an int n: the last n; a list: those, negative from the end) and, unless
+        `intermediates_only`, the final features (`forward_features`). `norm` and
+        `stop_early` are accepted for timm's signature; the maps come from `features()`."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
+        count = len(self.feature_info)
+        if indices is None:
+            take = list(range(count))
+        elif isinstance(indices, int):
+            take = list(range(count - indices, count))
+        else:
+            take = [index % count for index in indices]
+        maps = self.features(x)
+        intermediates = [maps[index] for index in take]
+        if intermediates_only:
+            return intermediates
+        x = maps[-1]
+        x = self.head(x)
+        return x, intermediates

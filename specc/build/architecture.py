@@ -16,6 +16,8 @@ from specc.build.resolve import ResolvedSpec
 from specc.diagnostics import Diagnostic
 from specc.ir import pprint
 from specc.passes.analyse import Analysis
+from specc.passes.memory import Setting
+from specc.passes.step_memory import StepMemory, checkpoint_cost, step_memory
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ class Architecture:
         r = self.resolved
         trunk: list[tuple[str, int | None, int]] = [("stem", None, r.stem.stride)]
         if r.stem.pool is not None:
-            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool[1])]
-        trunk += [(stage.blocks[-1].name, stage.index, stage.stride) for stage in r.stages]
+            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool.stride)]
+        trunk += [(stage.output, stage.index, stage.reduction) for stage in r.stages]
         reduction = 1
         last_at: dict[int, Endpoint] = {}
         for module, stage, stride in trunk:
@@ -122,6 +124,53 @@ class Architecture:
         """The IR as stable text (`specc show --ir`; see `specc.ir.pprint`)."""
         labels = {stage.index: stage.label for stage in self.resolved.stages}
         return pprint.dump(self.graph, labels.__getitem__)
+
+    # Training memory (specc.passes.memory, specc.passes.step_memory).
+
+    @property
+    def train_batch(self) -> int:
+        """train.yaml's batch (images per process)."""
+        return int(self.resolved.training.get("batch_size", 128))
+
+    def train_precision(self) -> str:
+        """The recipe's compute precision on a GPU: its autocast dtype, or float32."""
+        training = self.resolved.training
+        return (
+            str(training.get("amp_dtype", "bfloat16")) if training.get("amp", True) else "float32"
+        )
+
+    def step_memory(
+        self,
+        precision: str | None = None,
+        *,
+        grad_checkpointing: bool | None = None,
+        device: str = "cuda",
+    ) -> StepMemory:
+        """Predicted memory of a training step under train.yaml's recipe (optimiser, EMA,
+        checkpointing), in `precision` (default: the recipe's autocast dtype)."""
+        training = self.resolved.training
+        if grad_checkpointing is None:
+            grad_checkpointing = bool(training.get("grad_checkpointing", False))
+        setting = Setting(precision or self.train_precision(), device, grad_checkpointing)
+        return step_memory(
+            self.graph,
+            self.params,
+            setting,
+            optimiser=str(training.get("opt", "rmsproptf")),
+            momentum=float(training.get("momentum", 0.9)),
+            ema=bool(training.get("model_ema", True)),
+            same_padding=self.resolved.defaults.padding == "same",
+        )
+
+    def checkpoint_cost(self) -> float:
+        """Gradient checkpointing's extra compute per step, a fraction of a step."""
+        return checkpoint_cost(self.graph)
+
+    def train_memory(self) -> dict[str, Any]:
+        """architecture.json's `train_memory`: saved activations per image (float32 and
+        the autocast dtypes, without checkpointing), the recipe's step at train.yaml's
+        batch, and the same with gradient checkpointing. Bytes."""
+        return record.train_memory(self)
 
     # architecture.json and its parts: one schema, written by `specc.build.record`.
 

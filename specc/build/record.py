@@ -56,6 +56,7 @@ def record(arch: Architecture, *, layers: bool = True) -> dict[str, Any]:
         ],
         "layers": layer_rows(arch) if layers else None,
         "totals": totals(arch),
+        "train_memory": train_memory(arch),
         "nearest_preset": arch.nearest_preset.to_dict() if arch.nearest_preset else None,
     }
 
@@ -78,7 +79,7 @@ def stage_rows(arch: Architecture) -> list[dict[str, Any]]:
                 "in_channels": stage.in_channels,
                 "out_channels": stage.out_channels,
                 "repeats": stage.repeats,
-                "output": list(arch.shape_of(stage.blocks[-1].name)),
+                "output": list(arch.shape_of(stage.output)),
                 "params": counts.params,
                 "macs": counts.macs,
             }
@@ -129,6 +130,25 @@ def totals(arch: Architecture) -> dict[str, int]:
         "activations": total.activations,
         "blocks": len(arch.resolved.blocks),
         "layers": arch.graph.number_of_nodes(),
+    }
+
+
+def train_memory(arch: Architecture) -> dict[str, Any]:
+    """Predicted training memory in bytes (`specc.passes.step_memory`): saved activations
+    per image for each precision (fp32, and bf16/fp16 autocast), the recipe's step at its
+    batch without and with gradient checkpointing, and checkpointing's extra compute (a
+    fraction of a step)."""
+    batch = arch.train_batch
+    plain = arch.step_memory(grad_checkpointing=False)
+    checkpointed = arch.step_memory(grad_checkpointing=True)
+    return {
+        "saved_activations_per_image": {
+            precision: arch.step_memory(precision, grad_checkpointing=False).saved.per_image
+            for precision in ("float32", "bfloat16", "float16")
+        },
+        "without_checkpointing": plain.to_dict(batch),
+        "with_checkpointing": checkpointed.to_dict(batch),
+        "checkpointing_extra_compute": round(arch.checkpoint_cost(), 4),
     }
 
 

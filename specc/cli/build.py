@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from specc.cli.common import compile_spec, print_warnings, reports_errors, selector_options
+from specc.cli.common import Size, compile_spec, print_warnings, reports_errors, selector_options
 from specc.diagnostics import Diagnostic, UserError
 
 
@@ -77,6 +77,13 @@ def build(
     help="terminal table, or Markdown (report.md; with --layers the layer table)",
 )
 @click.option("--ir", "as_ir", is_flag=True, help="print the IR as text, one line per node")
+@click.option(
+    "--max-batch",
+    "max_batch",
+    type=Size(),
+    metavar="SIZE",
+    help="also print the largest training batch whose predicted peak fits SIZE (80GiB)",
+)
 @reports_errors
 def show(
     spec: Path,
@@ -88,6 +95,7 @@ def show(
     layers: bool,
     fmt: str,
     as_ir: bool,
+    max_batch: int | None,
 ) -> None:
     """Print the resolved architecture of SPEC; write nothing."""
     from specc.emit.summary import summary
@@ -104,6 +112,10 @@ def show(
         click.echo(arch.ir_text(), nl=False)
     elif as_json:
         data = summary(arch, [])
+        if max_batch is not None:
+            step = arch.step_memory()
+            fits = step.max_batch(max_batch)
+            data["max_batch"] = {"budget": max_batch, "batch": fits, "peak": step.peak(fits)}
         if layers:
             data["layers"] = arch.layer_rows()
         click.echo(json.dumps(data, indent=2))
@@ -116,19 +128,25 @@ def show(
 
         print_layers(arch)
     else:
-        _print_summary(arch, [])
+        _print_summary(arch, [], max_batch)
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a field")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="also build each generated module (torch, meta device) and check every layer's "
+    "parameters and output shape against the IR",
+)
 @reports_errors
-def validate(spec: Path, overrides: tuple[str, ...]) -> None:
+def validate(spec: Path, overrides: tuple[str, ...], strict: bool) -> None:
     """Check SPEC: schema, the baseline and every preset compile to a valid graph."""
     from specc import api
 
     warnings: list[Diagnostic] = []
-    checked = api.validate_spec(spec, overrides, warnings=warnings)
+    checked = api.validate_spec(spec, overrides, warnings=warnings, strict=strict)
     print_warnings(warnings)
     click.echo(f"{spec}: ok ({', '.join(checked)})")
 
@@ -141,7 +159,7 @@ def schema() -> None:
     click.echo(json.dumps(Spec.model_json_schema(), indent=2))
 
 
-def _print_summary(arch: Any, outputs: list[str]) -> None:
+def _print_summary(arch: Any, outputs: list[str], budget: int | None = None) -> None:
     from specc.emit.summary import print_summary
 
-    print_summary(arch, outputs)
+    print_summary(arch, outputs, budget)

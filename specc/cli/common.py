@@ -36,6 +36,22 @@ class Phi(click.ParamType):  # type: ignore[type-arg]
         return number
 
 
+class Size(click.ParamType):  # type: ignore[type-arg]
+    """A memory size, 24GiB / 24GB / 500MiB (`specc.lang.sizes`), as bytes."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from specc.lang.sizes import parse_size
+
+        try:
+            return parse_size(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 def print_warnings(warnings: list[Diagnostic]) -> None:
     """`warning: file:line:col: path: message` on stderr, each once (never on stdout)."""
     for diagnostic in unique(warnings):

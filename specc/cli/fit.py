@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from specc.cli.common import reports_errors
+from specc.cli.common import Size, reports_errors
 
 
 @click.command()
@@ -18,13 +18,24 @@ from specc.cli.common import reports_errors
 @click.option("--target-params", type=float, help="parameter budget, e.g. 60e6")
 @click.option("--target-latency", type=float, metavar="MS", help="measured latency budget, ms")
 @click.option(
+    "--target-train-memory",
+    type=Size(),
+    metavar="SIZE",
+    help="predicted peak training memory at --batch, e.g. 24GiB (no torch)",
+)
+@click.option(
     "--device",
     type=click.Choice(["cpu", "cuda"]),
     default="cpu",
     show_default=True,
     help="where latency is measured",
 )
-@click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="latency batch")
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    help="latency batch (default 1); training batch for --target-train-memory (default: "
+    "train.yaml's)",
+)
 @click.option("--compile", "use_compile", is_flag=True, help="measure under torch.compile")
 @click.option(
     "--latency-cache",
@@ -39,33 +50,46 @@ def fit(
     target_macs: float | None,
     target_params: float | None,
     target_latency: float | None,
+    target_train_memory: int | None,
     device: str,
-    batch: int,
+    batch: int | None,
     use_compile: bool,
     latency_cache: Path | None,
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Find the largest phi whose built SPEC model fits a MACs, parameter or latency budget."""
-    targets = {"macs": target_macs, "params": target_params, "latency": target_latency}
+    """Find the largest phi whose built SPEC model fits a MACs, parameter, latency or
+    training-memory budget."""
+    targets = {
+        "macs": target_macs, "params": target_params, "latency": target_latency,
+        "train_memory": target_train_memory,
+    }  # fmt: skip
     given = [(metric, budget) for metric, budget in targets.items() if budget is not None]
     if len(given) != 1:
         raise click.UsageError(
-            "give exactly one of --target-macs, --target-params and --target-latency"
+            "give exactly one of --target-macs, --target-params, --target-latency and "
+            "--target-train-memory"
         )
     (metric, budget), latency = given[0], None
-    if metric != "latency" and (device != "cpu" or batch != 1 or use_compile or latency_cache):
-        raise click.UsageError(
-            "--device, --batch, --compile and --latency-cache need --target-latency"
-        )
+    if metric != "latency" and (device != "cpu" or use_compile or latency_cache):
+        raise click.UsageError("--device, --compile and --latency-cache need --target-latency")
+    if metric in ("macs", "params") and batch is not None:
+        raise click.UsageError("--batch needs --target-latency or --target-train-memory")
     from specc import api
     from specc.tools.fit import describe
     from specc.tools.fit import fit as fit_budget
 
     loaded = api.load(spec, overrides)
     if metric == "latency":
-        latency = _latency_measure(device, batch, use_compile, latency_cache)
+        latency = _latency_measure(device, batch or 1, use_compile, latency_cache)
         result = _fit_latency(loaded, budget, latency)
+    elif metric == "train_memory":
+        from specc.tools.fit import train_memory_measure
+
+        batch = batch or loaded.spec.training.batch_size
+        result = fit_budget(
+            loaded, metric=metric, budget=budget, measure=train_memory_measure(batch)
+        )
     else:
         result = fit_budget(loaded, metric=metric, budget=budget)
     arch, nxt = result.arch, result.next_arch
@@ -77,7 +101,14 @@ def fit(
         }  # fmt: skip
         if latency is not None:
             data.update(_latency_json(latency, arch, nxt))
+        if metric == "train_memory":
+            data["batch"] = batch
+            data["train_memory"] = arch.step_memory().to_dict(batch)
         click.echo(json.dumps(data, indent=2))
+        return
+    if metric == "train_memory":
+        _print_train_memory(result, arch, batch or 1, int(budget))
+        click.echo(f"build it: specc build {spec} --phi {result.phi:g}")
         return
     size = f"{describe(result.size(arch), metric)}, " if metric == "latency" else ""
     click.echo(
@@ -89,6 +120,24 @@ def fit(
     if latency is not None:
         _print_latency(latency, arch, nxt)
     click.echo(f"build it: specc build {spec} --phi {result.phi:g}")
+
+
+def _print_train_memory(result: Any, arch: Any, batch: int, budget: int) -> None:
+    """Within 80 columns: the chosen phi's predicted peak and size, the next step's peak."""
+    from specc.lang.sizes import format_bytes
+
+    step = arch.step_memory()
+    click.echo(
+        f"phi = {result.phi:g}: peak {format_bytes(result.size(arch))} at batch {batch} "
+        f"(budget {format_bytes(budget)}; {format_bytes(step.per_image)} per image)"
+    )
+    click.echo(
+        f"  {arch.params:,} params, {arch.macs / 1e9:.3f} GMACs, resolution "
+        f"{arch.resolved.resolution}, {step.setting.precision}"
+    )
+    nxt = result.next_arch
+    above = "refused as absurdly large" if nxt is None else format_bytes(result.size(nxt))
+    click.echo(f"next step at phi = {result.next_phi:.6g}: {above}, over the budget")
 
 
 def _latency_measure(device: str, batch: int, use_compile: bool, cache_path: Path | None) -> Any:

@@ -19,6 +19,7 @@ from specc.build.architecture import Architecture
 from specc.emit.layers import COLUMNS, NUMERIC, layer_table, shape
 from specc.emit.tables import STAGE_HEADERS, stage_table
 from specc.ir.nodes import format_shape
+from specc.lang.sizes import format_bytes
 
 
 def report_markdown(arch: Architecture) -> str:
@@ -28,6 +29,7 @@ def report_markdown(arch: Architecture) -> str:
         _scaling(arch),
         "## Stages\n\n" + _stage_table(arch),
         _totals(arch),
+        _train_memory(arch),
         _features(arch),
         _rules(arch),
         _nearest(arch),
@@ -107,6 +109,33 @@ def _totals(arch: Architecture) -> str:
     )
 
 
+def _train_memory(arch: Architecture) -> str:
+    """The predicted training memory (`specc.passes.step_memory`) and its parts."""
+    step, batch = arch.step_memory(), arch.train_batch
+    m = arch.train_memory()
+    saved = m["saved_activations_per_image"]
+    checkpointed = arch.step_memory(grad_checkpointing=not step.setting.grad_checkpointing)
+    on_off = "without" if step.setting.grad_checkpointing else "with"
+    return "\n".join(
+        [
+            "## Training memory (predicted)",
+            "",
+            f"train.yaml's recipe ({step.setting.precision}"
+            f"{' autocast' if step.setting.autocast else ''}, {batch} images): "
+            f"peak {format_bytes(step.peak(batch))} per step.",
+            "",
+            f"- saved activations per image: {format_bytes(saved['float32'])} in fp32, "
+            f"{format_bytes(saved['bfloat16'])} under bf16/fp16 autocast",
+            f"- weights {format_bytes(step.weights)}, gradients {format_bytes(step.gradients)}, "
+            f"optimiser state {format_bytes(step.optimiser)}, EMA {format_bytes(step.ema)}",
+            f"- largest transient: {format_bytes(step.transient_per_image)} per image",
+            f"- {on_off} gradient checkpointing: {format_bytes(checkpointed.per_image)} per "
+            f"image, peak {format_bytes(checkpointed.peak(batch))}; checkpointing costs "
+            f"+{arch.checkpoint_cost():.0%} compute (one more forward of the stages)",
+        ]
+    )
+
+
 def _features(arch: Architecture) -> str:
     rows = [[str(e.reduction), e.label, shape(list(e.shape))] for e in arch.endpoints()]
     text = "## Feature endpoints\n\n`features(x)` returns, for each reduction, the last "
@@ -129,10 +158,11 @@ def _rules(arch: Architecture) -> str:
         else f"layer norm over channels, eps {d.norm.eps:g}"
     )
     lines.append(f"- `defaults`: activation {d.activation}; {norm}; padding {d.padding}")
-    if r.pool_norm or r.hidden is not None:
+    if r.pool_norm or r.hidden:
         head = ["the spec's norm on the pooled features"] if r.pool_norm else []
-        if r.hidden is not None:
-            head.append(f"a hidden layer of {r.hidden[0]} ({r.hidden[1]})")
+        for layer in r.hidden:
+            dropout = f", dropout {layer.dropout:g}" if layer.dropout else ""
+            head.append(f"a hidden layer of {layer.width} ({layer.activation}{dropout})")
         lines.append(f"- `classifier`: {' and '.join(head)} before the final Linear")
     return "\n".join(lines)
 

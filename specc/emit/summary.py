@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from specc.build.architecture import Architecture
 from specc.emit.tables import STAGE_HEADERS, spatial, stage_table
+from specc.lang.sizes import format_bytes
 
 SUMMARY_KEYS = (
     "name",
@@ -29,6 +30,7 @@ SUMMARY_KEYS = (
     "head",
     "features",
     "totals",
+    "train_memory",
     "nearest_preset",
 )
 
@@ -52,7 +54,45 @@ def _giga(value: int) -> str:
     return f"{value / 1e9:.3f} G"
 
 
-def print_summary(arch: Architecture, outputs: list[str]) -> None:
+def memory_lines(arch: Architecture, budget: int | None = None) -> list[str]:
+    """The predicted training memory of train.yaml's recipe, each line within 80 columns:
+    per image, at the recipe's batch, with gradient checkpointing; with `budget` (bytes),
+    the largest batch that fits it."""
+    step = arch.step_memory()
+    training = arch.resolved.training
+    batch = arch.train_batch
+    precision = {"float32": "fp32", "bfloat16": "bf16 autocast", "float16": "fp16 autocast"}
+    recipe = [precision[step.setting.precision], str(training.get("opt", "rmsproptf"))]
+    if training.get("model_ema", True):
+        recipe.append("EMA")
+    if step.setting.grad_checkpointing:
+        recipe.append("checkpointed")
+    other = arch.step_memory(grad_checkpointing=not step.setting.grad_checkpointing)
+    plain, checkpointed = (other, step) if step.setting.grad_checkpointing else (step, other)
+    lines = [
+        f"  training memory, predicted ({', '.join(recipe)}):",
+        f"    {format_bytes(step.per_image)} per image (saved activations "
+        f"{format_bytes(step.saved.per_image)}), {format_bytes(step.fixed)} fixed",
+        f"    batch {batch} (train.yaml): peak {format_bytes(step.peak(batch))}",
+        f"    grad checkpointing: {format_bytes(checkpointed.per_image)} per image, batch "
+        f"{batch} {format_bytes(checkpointed.peak(batch))}, "
+        f"+{arch.checkpoint_cost():.0%} compute",
+    ]
+    if plain is not step:
+        lines[-1] = (
+            f"    without checkpointing: {format_bytes(plain.per_image)} per image, batch "
+            f"{batch} {format_bytes(plain.peak(batch))}"
+        )
+    if budget is not None:
+        fits = step.max_batch(budget)
+        lines.append(
+            f"    largest batch in {format_bytes(budget)}: {fits}"
+            + (f" (peak {format_bytes(step.peak(fits))})" if fits else " (not even 1 image)")
+        )
+    return lines
+
+
+def print_summary(arch: Architecture, outputs: list[str], budget: int | None = None) -> None:
     from rich import box
     from rich.table import Table
 
@@ -96,6 +136,8 @@ def print_summary(arch: Architecture, outputs: list[str]) -> None:
         f"  params {_count(arch.params)}   MACs {_giga(arch.macs)}   "
         f'FLOPs {_giga(2 * arch.macs)} (= 2 x MACs; the paper\'s "FLOPs" are MACs)'
     )
+    for line in memory_lines(arch, budget):
+        console.print(line, soft_wrap=False, overflow="fold")
     near = arch.nearest_preset
     if near is not None:
         console.print(

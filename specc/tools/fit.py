@@ -1,5 +1,6 @@
-"""Fit a budget: the largest phi whose *built* model stays within a MACs, parameter or
-latency budget.
+"""Fit a budget: the largest phi whose *built* model stays within a MACs, parameter,
+latency or training-memory budget (the predicted peak of a training step at a batch,
+`specc.passes.step_memory`).
 
 The formula (alpha * beta^2 * gamma^2)^phi is only an estimate; channel, repeat and
 resolution rounding make the real size a step function of phi. So this measures built
@@ -26,13 +27,14 @@ from specc.build.driver import compile_spec
 from specc.build.resolve import TooLarge
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.lang.load import LoadedSpec
+from specc.lang.sizes import format_bytes
 from specc.scaling.selector import Selector
 
 LOWEST_PHI = -64.0
 # A deployment budget past 10 s per forward pass is a typo (seconds for ms, an exponent).
 MAX_LATENCY_MS = 10_000
-METRICS = ("macs", "params", "latency")
-UNITS = {"macs": "macs", "params": "params", "latency": "ms"}
+METRICS = ("macs", "params", "latency", "train_memory")
+UNITS = {"macs": "macs", "params": "params", "latency": "ms", "train_memory": "bytes"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ def _measure_for(metric: str) -> Callable[[Architecture], float]:
     return (lambda arch: arch.macs) if metric == "macs" else (lambda arch: arch.params)
 
 
+def train_memory_measure(batch: int) -> Callable[[Architecture], float]:
+    """Predicted peak bytes of a training step at `batch` images under the model's
+    train.yaml recipe (`Architecture.step_memory`; no torch)."""
+    return lambda arch: arch.step_memory().peak(batch)
+
+
 def fit(
     loaded: LoadedSpec,
     *,
@@ -66,8 +74,8 @@ def fit(
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
     if measure is None:
-        if metric == "latency":
-            raise ValueError("fitting latency needs a measure function")
+        if metric in ("latency", "train_memory"):
+            raise ValueError(f"fitting {metric} needs a measure function")
         measure = _measure_for(metric)
     if not math.isfinite(budget) or budget <= 0:
         raise SpecError([Diagnostic(f"the budget must be a positive number, got {budget}",
@@ -150,4 +158,6 @@ def describe(value: float, metric: str) -> str:
     """A budget or size with its unit: '1,000 params', '5.00 ms'."""
     if metric == "latency":
         return f"{value:.2f} ms"
+    if metric == "train_memory":
+        return f"{format_bytes(value)} training memory"
     return f"{value:,.0f} {UNITS[metric]}"

@@ -83,8 +83,10 @@ def test_resume_ends_with_the_same_weights(tmp_path, model_dir):
     first = train(
         config, "--data", str(data), "--epochs", "2", "--out", str(parts), "--max-steps", "4"
     )
-    assert first.exit_code == 0 and "stopped at step 4" in first.output
-    second = train(config, "--data", str(data), "--epochs", "2", "--out", str(parts), "--resume")
+    assert first.exit_code == 0 and "stopped at epoch 1 step 4; continue with: " in first.output
+    assert f"--out {parts} --resume --data {data} --epochs 2" in first.output
+    # The checkpoint keeps the run's --epochs: a bare --resume continues the same 2 epochs.
+    second = train(config, "--out", str(parts), "--resume")
     assert second.exit_code == 0, second.output
     a = torch.load(whole / "last.pt", weights_only=True)
     b = torch.load(parts / "last.pt", weights_only=True)
@@ -204,3 +206,25 @@ def test_compiled_training_matches_eager(tmp_path, model_dir):
     assert list(runs["eager"]) == list(runs["compiled"])  # no `_orig_mod.` prefixes
     for name, tensor in runs["eager"].items():
         torch.testing.assert_close(runs["compiled"][name], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_out_of_memory_gives_the_prediction_and_the_batch_that_fits(tmp_path, monkeypatch):
+    """With architecture.json's prediction and the GPU's size, the message names the
+    predicted peak at the batch and the largest batch predicted to fit."""
+    from types import SimpleNamespace
+
+    import specc
+    from specc.runtime.train import trainer
+
+    arch = specc.compile(Path(__file__).resolve().parents[2] / "specs" / "b0.yaml")
+    specc.write(arch, tmp_path / "b0")
+    step = arch.step_memory(grad_checkpointing=False)
+    total = step.fixed + 100 * step.per_image + 1
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(
+        torch.cuda, "get_device_properties", lambda _d: SimpleNamespace(total_memory=total)
+    )
+    cfg = SimpleNamespace(batch_size=128, img_size=224, grad_checkpointing=False)
+    message = trainer.out_of_memory_message(cfg, tmp_path / "b0")
+    assert "try --batch-size 100" in message and "grad_checkpointing: true" in message
+    assert "predicts a peak of" in message

@@ -20,9 +20,9 @@ from specc import __version__
 from specc.blocks.kind import Argument, Code, EmitContext
 from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
+from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
-from specc.blocks.registry import KINDS
-from specc.build.architecture import Architecture
+from specc.build.architecture import Architecture, Endpoint
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
 from specc.emit.pytorch.classes import check_call, environment, render_classes
@@ -30,6 +30,7 @@ from specc.emit.pytorch.classes import check_call, environment, render_classes
 # Module-level names of model.py besides the classes and functions its templates define.
 MODULE_NAMES = {
     "Activation", "BN_EPS", "BN_MOMENTUM", "NORM_EPS", "norm_layer", "torch", "nn", "annotations",
+    "Callable", "checkpoint",
 }  # fmt: skip
 _DEFINED = re.compile(r"^(?:class|def) (\w+)", re.MULTILINE)
 
@@ -86,13 +87,12 @@ def emit_pytorch(arch: Architecture) -> str:
             class_name=class_name,
             init_lines=[Code(line) for line in init_lines],  # built from checked parts
             uses_dpr=any("dpr[" in line for line in init_lines),
-            features_shape=code.shape(
-                arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
-            ),
+            features_shape=code.shape(arch.shape_of("head" if r.head else r.stages[-1].output)),
             has_head=r.head is not None,
             stem_pool=r.stem.pool is not None,
             pool_norm=r.pool_norm,
-            hidden=r.hidden is not None,
+            tf_init=r.defaults.init == "tf",
+            hidden=bool(r.hidden),
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
             ),
@@ -101,14 +101,26 @@ def emit_pytorch(arch: Architecture) -> str:
             feature_channels=code.literal(tuple(e.shape[0] for e in endpoints)),
             feature_reductions=code.literal(tuple(e.reduction for e in endpoints)),
             feature_shapes=", ".join(code.shape(e.shape) for e in endpoints),
+            feature_channel_list=[e.shape[0] for e in endpoints],
+            feature_reduction_list=[e.reduction for e in endpoints],
+            feature_modules=[_feature_module(e, r.stem.pool is not None) for e in endpoints],
         )
     )
     return source
 
 
+def _feature_module(endpoint: Endpoint, stem_pool: bool) -> str:
+    """The module whose output is the endpoint (timm's `feature_info[i]["module"]`): a
+    stage, the stem (its conv-norm-act) or, after a stem pool, the pool."""
+    if endpoint.stage is not None:
+        return f"stages.{endpoint.stage}"
+    return "stem_pool" if endpoint.module == "stem" and stem_pool else "stem"
+
+
 def _parameter_names(arch: Architecture) -> str:
-    kinds = sorted({stage.kind for stage in arch.resolved.stages})
-    parts = [f"{KINDS[k].emitter.class_name}: {KINDS[k].emitter.parameters}." for k in kinds]
+    r = arch.resolved
+    kinds = sorted({stage.kind for stage in r.stages})
+    parts = [f"{r.kind(k).emitter.class_name}: {r.kind(k).emitter.parameters}." for k in kinds]
     return PARAMETER_NAMES + textwrap.fill("Block parts: " + " ".join(parts), width=96)
 
 
@@ -119,26 +131,33 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     default = r.defaults.activation
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
-    stem_args = code.arguments(layer_arguments(r.stem, EmitContext(r.defaults)))
-    stem_args[0] = "in_chans"
-    lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
+    convs = r.stem.convs()
+    stem_calls = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
+    stem_calls[0][0] = "in_chans"
+    if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
+        lines.append("        self.stem = nn.Sequential(")
+        for call in stem_calls:
+            lines += code.call(12, "", "ConvNormAct", call, ",")
+        lines.append("        )")
+    else:
+        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_calls[0])
     if r.stem.pool is not None:
-        kernel, stride, padding = r.stem.pool
-        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
-        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
+        lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:
-        out = arch.shape_of(stage.blocks[-1].name)
+        out = arch.shape_of(stage.output)
         plural = "block" if stage.repeats == 1 else "blocks"
         label = code.comment(f"stage {stage.index}: {stage.repeats} {plural} {stage.label}, ")
         lines.append(f"            # {label}{code.shape(previous)} -> {code.shape(out)}")
         lines.append("            nn.Sequential(")
-        emitter = KINDS[stage.kind].emitter
+        emitter = r.kind(stage.kind).emitter
         ctx = EmitContext(r.defaults, parts[stage.kind])
         for plan in stage.blocks:
             args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
             lines += _block_call(module, stage.kind, emitter.class_name, args)
+        if stage.pool is not None:
+            lines.append(f"                {pool_code(stage.pool).text},")
         lines.append("            ),")
         previous = out
     lines.append("        )")
@@ -146,14 +165,22 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         head_args = code.arguments(layer_arguments(r.head, EmitContext(r.defaults)))
         lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
         lines += code.call(8, "self.head = ", "ConvNormAct", head_args)
-    features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
-    lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
+    features = arch.shape_of("head" if r.head is not None else r.stages[-1].output)[0]
+    lines.append(f"        self.pool = nn.AdaptiveAvgPool2d({code.literal(r.pool_size)})")
     if r.pool_norm:
-        lines.append(f"        self.pool_norm = norm_layer({code.literal(features)})")
-    if r.hidden is not None:
-        width, activation = r.hidden
-        linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
-        lines.append(f"        self.hidden = nn.Sequential({linear}, {ACTIVATIONS[activation]}())")
+        # the spec's norm by name: inside __init__, `norm_layer` is timm's argument
+        norm = "nn.BatchNorm2d" if r.defaults.norm.kind == "batchnorm" else "LayerNorm2d"
+        eps = "eps=BN_EPS, momentum=BN_MOMENTUM" if norm == "nn.BatchNorm2d" else "eps=NORM_EPS"
+        lines.append(f"        self.pool_norm = {norm}({code.literal(features)}, {eps})")
+    if r.hidden:
+        layers, width = [], features * r.pool_size**2
+        for layer in r.hidden:
+            layers.append(f"nn.Linear({code.literal(width)}, {code.literal(layer.width)})")
+            layers.append(f"{ACTIVATIONS[layer.activation]}()")
+            if layer.dropout:
+                layers.append(f"nn.Dropout({code.literal(layer.dropout)})")
+            width = layer.width
+        lines += code.call(8, "self.hidden = ", "nn.Sequential", layers)
     return lines
 
 

@@ -27,7 +27,7 @@ import torch
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
 from specc.runtime.deploy.latency import Timing
-from specc.runtime.memory import require_input_fits
+from specc.runtime.machine import require_input_fits
 from specc.runtime.model import load_model, open_folder
 
 Forward = Callable[[torch.Tensor], Any]

@@ -26,7 +26,7 @@ import torch
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
 from specc.runtime.files import temporary_beside, terminate_raises
-from specc.runtime.memory import require_input_fits
+from specc.runtime.machine import require_input_fits
 from specc.runtime.model import load_model, open_folder
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
