@@ -107,7 +107,9 @@ def main() -> None:
             sys.stderr.write(line)
             log.write(line)
             log.flush()
-            progress.append(line.rstrip("\n").replace(str(work), "WORK"))
+            progress.append(
+                line.rstrip("\n").replace(str(work), "WORK").replace(str(ROOT) + "/", "")
+            )
         stdout = child.stdout.read()
         code = child.wait()
     wall = time.monotonic() - started

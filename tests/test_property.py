@@ -122,8 +122,9 @@ def graph_blocks(draw: st.DrawFn) -> dict[str, Any]:
     act = draw(st.sampled_from(["identity", "relu"]))
     when = draw(st.sampled_from(["1 > 0", "skip"]))
     unit = [
-        {"name": "a", "op": "conv", "kernel": draw(st.sampled_from([1, 3]))},
-        {"name": "b", "op": "conv", "kernel": 1, "act": act},
+        {"name": "a", "op": "conv", "kernel": draw(st.sampled_from([1, 3])), "out": "out_channels"},
+        {"name": "n", "op": "norm"},
+        {"name": "b", "op": "conv", "kernel": 1, "act": act, "in": "n"},
         {"name": "s", "op": "add", "in": ["b", "x"], "when": when},
     ]
     nodes: list[dict[str, Any]] = [
@@ -138,7 +139,8 @@ def graph_blocks(draw: st.DrawFn) -> dict[str, Any]:
             {"name": "sp", "op": "split", "outputs": ["p", "q"],
              "sizes": ["out_channels // 2", "out_channels - out_channels // 2"]},
             {"name": "chain", "op": "block", "kind": "unit", "in": "q", "repeat": "n",
-             "collect": draw(st.booleans()), "with": {"skip": draw(st.booleans())}},
+             draw(st.sampled_from(["collect", "dense"])): draw(st.booleans()),
+             "with": {"skip": draw(st.booleans())}},
             {"name": "cat", "op": "concat", "in": ["p", "chain"]},
         ]  # fmt: skip
         last = "cat"
@@ -147,6 +149,9 @@ def graph_blocks(draw: st.DrawFn) -> dict[str, Any]:
         mix["groups"] = 2
     nodes.append(mix)
     nodes.append({"name": "out", "op": "conv", "out": "out_channels", "kernel": 1, "act": "block"})
+    if draw(st.booleans()):
+        pool = draw(st.sampled_from(["maxpool", "avgpool"]))
+        nodes.append({"name": "pool", "op": pool, "kernel": 3, "stride": 1, "padding": 1})
     if draw(st.booleans()):
         nodes.append({"name": "shuffle", "op": "shuffle", "groups": 2})
     if draw(st.booleans()):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specc.blocks.graph.kind import graph_kind, has_depth
-from specc.blocks.graph.plan import chain_count
+from specc.blocks.graph.plan import chain_count, derived_width
 from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns, StagePool
 from specc.blocks.parts.conv_norm_act import LayerPlan
 from specc.blocks.registry import KINDS, AnyKind
@@ -153,7 +153,25 @@ def resolve(
     widths = Widths(loaded, selector, scale.width)
     kinds = kinds_of(spec)
     stem_out = widths.stem()
-    outs = [widths.stage(i, kinds[stage.block].channels) for i, stage in enumerate(spec.stages)]
+    outs: list[int] = []
+    for i, stage in enumerate(spec.stages):
+        if isinstance(stage, GraphStage) and spec.blocks[stage.block].out is not None:
+            # A kind that derives its width from its input (DenseNet's dense block).
+            rule = _depth_rule(spec, scale.depth, stage.scale_depth)
+            previous = outs[-1] if outs else stem_out
+            outs.append(
+                derived_width(
+                    stage.block,
+                    spec.blocks,
+                    stage.params,
+                    previous,
+                    widths.round,
+                    rule,
+                    loaded.locate,
+                )
+            )
+        else:
+            outs.append(widths.stage(i, kinds[stage.block].channels))
     repeats, depth_warnings = stage_repeats(loaded, scale.depth)
     # A YAML kind that scales depth inside (a `depth` param: the CSP/C2f pattern) keeps
     # its stage's block count; only its inner chains grow.

@@ -53,7 +53,10 @@ OPS: dict[str, tuple[str, frozenset[str]]] = {
     "shuffle": ("one", frozenset({"groups"})),
     "identity": ("one", frozenset()),
     "se": ("one", frozenset({"out", "fn", "gate"})),
-    "block": ("one", frozenset({"kind", "out", "stride", "repeat", "with", "collect"})),
+    "norm": ("one", frozenset()),
+    "maxpool": ("one", frozenset({"kernel", "stride", "padding", "ceil_mode"})),
+    "avgpool": ("one", frozenset({"kernel", "stride", "padding", "ceil_mode"})),
+    "block": ("one", frozenset({"kind", "out", "stride", "repeat", "with", "collect", "dense"})),
 }
 OP_DESCRIPTIONS = {
     "conv": "conv, norm, activation (ConvNormAct): out, kernel, stride, groups, act, bias, norm",
@@ -64,6 +67,9 @@ OP_DESCRIPTIONS = {
     "shuffle": "channel shuffle over `groups` (ShuffleNet)",
     "identity": "the input, unchanged (a name for it)",
     "se": "squeeze-excitation (SqueezeExcite): `out` the squeeze width, `fn`, `gate`",
+    "norm": "the spec's norm alone (DenseNet's pre-activation layers)",
+    "maxpool": "a max pool: kernel, stride (the kernel if unset), padding, ceil_mode",
+    "avgpool": "an average pool: kernel, stride (the kernel if unset), padding, ceil_mode",
     "block": "another YAML kind (`kind`), `repeat` times in a chain; `with` sets its params; "
     "`collect: true` concatenates the input and every block's output (C2f)",
 }
@@ -77,7 +83,7 @@ RESERVED = frozenset(
 )  # fmt: skip
 # A node's name is an attribute and a variable of `forward`, never a constructor argument.
 RESERVED_NODES = frozenset(
-    {INPUT, "self", "torch", "nn", "channel_shuffle", "collect", *BASE_NAMES}
+    {INPUT, "self", "torch", "nn", "channel_shuffle", "collect", "dense_chain", *BASE_NAMES}
 )
 # Class names model.py defines besides the YAML kinds' (specc's parts and built-in kinds).
 RESERVED_CLASSES = frozenset(
@@ -152,6 +158,13 @@ class Node(StrictModel):
     outputs: list[str] | None = Field(None, description="names of a split's parts")
     fn: str | None = Field(None, description="an act node's activation, or an SE's inner one")
     gate: str | None = Field(None, description="an SE's gate: sigmoid or hard_sigmoid")
+    padding: Annotated[int, Field(ge=0, le=15)] | None = Field(None, description="a pool's")
+    ceil_mode: bool | None = Field(None, description="a pool's output size rounds up")
+    dense: bool | None = Field(
+        None,
+        description="a block node's chain is densely connected (DenseNet): each block reads "
+        "the input and every earlier output concatenated; the value is all of them",
+    )
     kind: str | None = Field(None, description="the YAML block kind of a `block` node")
     repeat: ExprText | None = Field(
         None, description="blocks in a block node's chain (a depth param grows it)"
@@ -182,6 +195,11 @@ class GraphBlock(StrictModel):
         description="the graph, inputs first: parts and ops, each reading earlier values"
     )
     output: str | None = Field(None, description="the output node; the last node if unset")
+    out: ExprText | None = Field(
+        None,
+        description="the block's output width when it derives from its input (DenseNet: "
+        "in_channels + layers * growth): a width expression; its stages state no channels",
+    )
 
 
 def class_name(kind: str) -> str:
@@ -231,6 +249,9 @@ class _Checker:
             self.name(width, "width", names, path)
             self.expression(text, path, integer=False, known=set(names) - {width})
             int_names.add(width)
+        if block.out is not None:
+            known = {"in_channels", "stride", "kernel_size", *block.params}
+            self.expression(block.out, (*at, "out"), integer=False, known=known)
         self.nodes(block, at, names, int_names)
 
     def name(self, name: str, what: str, names: dict[str, str], at: tuple[str | int, ...]) -> None:
@@ -364,7 +385,10 @@ class _Checker:
             )
         if node.op == "se" and node.out is None:
             self.error("an se node needs `out`: its squeeze width", (*path, "op"))
-        if isinstance(node.kernel, int) and not (1 <= node.kernel <= 31 and node.kernel % 2):
+        kernel = node.kernel
+        if isinstance(kernel, int) and not (
+            1 <= kernel <= 31 and (node.op != "conv" or kernel % 2)
+        ):
             self.error(f"kernel must be odd, 1 to 31, got {node.kernel}", (*path, "kernel"))
         if node.op == "split":
             if not node.sizes or len(node.sizes) < 2:
@@ -376,6 +400,10 @@ class _Checker:
                     self.error("`outputs` names each part of the split", (*path, "outputs"))
         if node.op == "shuffle" and node.groups is None:
             self.error("a shuffle needs `groups`", (*path, "op"))
+        if node.op in ("maxpool", "avgpool") and node.kernel is None:
+            self.error(f"a {node.op} needs `kernel`", (*path, "op"))
+        if node.collect and node.dense:
+            self.error("a chain collects or is dense, not both", (*path, "dense"))
         if node.op == "conv" and node.kernel is None:
             self.error("a conv needs `kernel`", (*path, "op"))
         if node.op == "block":
@@ -427,7 +455,7 @@ _TYPE_WORDS = {
 }
 _FIELDS = (
     "out", "kernel", "stride", "groups", "act", "bias", "norm", "sizes", "outputs", "fn", "gate",
-    "kind", "repeat", "with_", "collect",
+    "kind", "repeat", "with_", "collect", "padding", "ceil_mode", "dense",
 )  # fmt: skip
 
 
@@ -490,6 +518,15 @@ def check_stage(
             hint=did_you_mean(stage.block, names),
         )
         return problems
+    if block.out is None and stage.channels is None:
+        error(f"kind {stage.block!r} needs `channels` (its output width)", "block")
+    if block.out is not None and stage.channels is not None:
+        error(
+            f"kind {stage.block!r} derives its output width ({block.out}); remove `channels`",
+            "channels",
+        )
+    if block.out is not None and stage.repeats != 1:
+        error(f"kind {stage.block!r} derives its output width: one block per stage", "repeats")
     params = stage.params
     for key, value in params.items():
         spec = block.params.get(key)

@@ -324,6 +324,9 @@ class GraphStage(StageBase):
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     block: str = Field(description="a kind defined under the spec's `blocks:`")
+    channels: Channels | None = Field(  # type: ignore[assignment]
+        None, description="output width; none for a kind that derives it (`blocks.<kind>.out`)"
+    )
 
     @property
     def params(self) -> dict[str, Any]:

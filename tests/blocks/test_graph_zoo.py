@@ -23,6 +23,7 @@ ZOO = ROOT / "tests" / "data" / "zoo"
 # reference name -> (library, factory kwargs, spec, compile kwargs)
 CASES = {
     "cspresnet50": ("timm", {}, ZOO / "cspresnet50.yaml", {}),
+    "densenet121": ("torchvision", {}, ZOO / "densenet121.yaml", {}),
     **{
         f"shufflenet_v2_{m}": ("torchvision", {}, ZOO / f"shufflenet_v2_{m}.yaml", {})
         for m in ("x0_5", "x1_0", "x1_5", "x2_0")

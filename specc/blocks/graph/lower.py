@@ -12,10 +12,20 @@ from collections.abc import Mapping
 
 from specc.blocks.graph.plan import GraphPlan
 from specc.blocks.kind import LowerContext
-from specc.blocks.parts.conv_norm_act import conv_norm_act
+from specc.blocks.parts.conv_norm_act import conv_norm_act, norm_layer
 from specc.blocks.parts.squeeze_excite import SEPlan, lower_squeeze_excite
 from specc.ir.graph import GraphBuilder, Scope
-from specc.ir.nodes import Act, Add, Concat, Conv, Shuffle, Slice, conv_padding
+from specc.ir.nodes import (
+    Act,
+    Add,
+    AvgPool,
+    Concat,
+    Conv,
+    MaxPool,
+    Shuffle,
+    Slice,
+    conv_padding,
+)
 from specc.lang.expr import evaluate, parse
 from specc.lang.graphs import INPUT, GraphBlock, Node, inputs_of
 
@@ -100,11 +110,30 @@ def _lower_node(
             )
         case "shuffle":
             return builder.add(prefix, Shuffle(number(node.groups, 1)), sources, scope)
+        case "norm":
+            return norm_layer(builder, prefix, sources[0], scope, ctx)
+        case "maxpool" | "avgpool":
+            kernel = number(node.kernel, 1)
+            stride = number(node.stride, kernel)
+            ceil, padding = bool(node.ceil_mode), node.padding or 0
+            pool = (
+                MaxPool(kernel, stride, padding, ceil)
+                if node.op == "maxpool"
+                else AvgPool(kernel, stride, padding, ceil)
+            )
+            return builder.add(prefix, pool, sources, scope)
         case "block":
             out, outputs = sources[0], [sources[0]]
-            for member in plan.chain(index):
+            for position, member in enumerate(plan.chain(index)):
+                if node.dense and position > 0:
+                    # Each block of a dense chain reads everything before it, concatenated.
+                    joined = Concat(arity=len(outputs))
+                    out = builder.add(f"{prefix}.{position}.inputs", joined, outputs, scope)
                 out = lower_graph(builder, member, out, ctx, blocks)
                 outputs.append(out)
+            if node.dense and len(outputs) > 1:
+                concat = Concat(arity=len(outputs))
+                return builder.add(f"{prefix}.collect", concat, outputs, scope)
             if node.collect and len(outputs) > 1:
                 # Not `prefix`: that is the chain's module, whose output is its last block's.
                 concat = Concat(arity=len(outputs))

@@ -146,6 +146,14 @@ class Planner:
             else:
                 shapes[node.name] = out
                 previous = node.name
+        width = shapes[block.output or previous][0]
+        if width != site.out_channels:
+            where = ("blocks", kind, "output") if block.output else (*at, len(block.nodes) - 1)
+            raise _error(
+                f"the block's output has {width} channels, but its output width is "
+                f"{site.out_channels} (the stage's `channels`, or the kind's `out`)",
+                self.locate, where,
+            )  # fmt: skip
         return active, inner
 
     def _node(
@@ -191,12 +199,21 @@ class Planner:
             if node.op == "block":
                 chain = self._chain(node, first[0], width, stride, env, site, path)
                 inner.append((index, chain))
+                if node.dense:
+                    return (first[0] + width * len(chain), first[1] * stride)
                 if node.collect:
                     if stride != 1:
                         raise _error("a collecting chain keeps the size: its stride must be 1",
                                      self.locate, (*path, "stride"))  # fmt: skip
                     return (first[0] + width * len(chain), first[1])
             return (width, first[1] * stride)
+        if node.op in ("maxpool", "avgpool"):
+            size = self._int(node.kernel, env, (*path, "kernel"))
+            step = size if node.stride is None else self._int(node.stride, env, (*path, "stride"))
+            if 2 * (node.padding or 0) > size:
+                raise _error(f"padding {node.padding} is over half the kernel {size}",
+                             self.locate, (*path, "padding"))  # fmt: skip
+            return (first[0], first[1] * step) if on else first
         if node.op == "se" and on:
             self._int(node.out, env, (*path, "out"))  # a positive whole number
         if node.op == "shuffle" and on:
@@ -223,7 +240,10 @@ class Planner:
             name = f"{site.name}.{node.name}" + (f".{i}" if node.repeat is not None else "")
             inner_site = BlockPlan(
                 kind=site.kind, name=name, stage=site.stage, index=site.index, number=site.number,
-                in_channels=width_in if i == 0 else width_out, out_channels=width_out,
+                in_channels=width_in + i * width_out if node.dense else (
+                    width_in if i == 0 else width_out
+                ),
+                out_channels=width_out,
                 kernel=site.kernel, stride=stride if i == 0 else 1, activation=site.activation,
                 drop_path=site.drop_path,
             )  # fmt: skip
@@ -381,3 +401,33 @@ def chain_count(
 def _big(block: GraphBlock) -> dict[str, int]:
     # Names the count may read that are only known when planning; 1 keeps the bound finite.
     return {n: 1 for n in ("in_channels", "out_channels", "stride", "kernel_size", *block.widths)}
+
+
+def derived_width(
+    kind: str,
+    blocks: Mapping[str, GraphBlock],
+    params: Mapping[str, Any],
+    in_channels: int,
+    round_width: Callable[[int], int],
+    scale_depth: Callable[[int], int],
+    locate: Locate,
+) -> int:
+    """The output width of a block of a kind whose `out` derives it from its input."""
+    block = blocks[kind]
+    assert block.out is not None
+    env: dict[str, Value] = {"in_channels": in_channels}
+    for key, param in block.params.items():
+        value = params.get(key, param.default)
+        if param.type == "width":
+            value = round_width(int(value))
+        elif param.type == "depth":
+            value = scale_depth(int(value))
+        env[key] = value
+    at: At = ("blocks", kind, "out")
+    expr = parse(block.out, integer=False)
+    env |= {n: 1 for n in ("stride", "kernel_size") if n not in env}
+    try:
+        value = evaluate(expr, env)
+    except ExprError as exc:
+        raise _error(str(exc), locate, at) from None
+    return _whole(value, f"width out = {expr.text}", locate, at, env, expr)

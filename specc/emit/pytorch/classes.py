@@ -29,7 +29,7 @@ from specc.blocks.kind import PARTS, BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
 from specc.emit.pytorch import code
-from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, COLLECT, render_class
+from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, COLLECT, DENSE_CHAIN, render_class
 from specc.ir.nodes import MixConv, Shuffle
 from specc.lang.graphs import GraphBlock
 
@@ -85,9 +85,15 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
     graphs = arch.resolved.graph_blocks
     if any(isinstance(data["op"], Shuffle) for _, data in arch.graph.nodes(data=True)):
         sources.append(CHANNEL_SHUFFLE)
-    if any(node.collect for block in graphs.values() for node in block.nodes):
-        sources.append(COLLECT)
     written: set[str] = set()
+    yaml_kinds = [
+        k for kind in parts_by_kind if kind in graphs for k in _inner_first(kind, graphs, set())
+    ]
+    nodes = [node for kind in yaml_kinds for node in graphs[kind].nodes]
+    if any(node.collect for node in nodes):
+        sources.append(COLLECT)
+    if any(node.dense for node in nodes):
+        sources.append(DENSE_CHAIN)
     for kind, parts in parts_by_kind.items():
         if kind in graphs:
             sources += [render_class(k, graphs) for k in _inner_first(kind, graphs, written)]

@@ -12,6 +12,7 @@ identifiers and integers reach the code (`specc.lang.expr` admits nothing else).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from specc.lang.expr import parse
 from specc.lang.graphs import INPUT, GraphBlock, Node, class_name, inputs_of
 
 LINE = 100
+MODULE_OPS = ("conv", "block", "se", "norm", "maxpool", "avgpool")  # `when` -> nn.Identity
 
 
 def _py(raw: object) -> str:
@@ -121,7 +123,7 @@ def _node(w: _Writer, node: Node, sources: list[str], blocks: Mapping[str, Graph
     first = sources[0]
     name = node.name
     w.channels[name], w.spatial[name] = w.channels[first], w.spatial[first]
-    if node.when is not None and node.op not in ("conv", "block", "se"):
+    if node.when is not None and node.op not in MODULE_OPS:
         # An op without a module: a flag says whether it acts or passes its input on.
         w.init.append(f"        self.{name}_on = bool({_py(node.when)})")
         w.guard = (f"self.{name}_on", first)
@@ -137,6 +139,25 @@ def _node(w: _Writer, node: Node, sources: list[str], blocks: Mapping[str, Graph
         case "concat":
             w.channels[name] = " + ".join(_paren(w.channels[s]) for s in sources)
             _statement(w, name, f"torch.cat([{', '.join(sources)}], dim=1)")
+        case "norm":
+            indent = _when(w, node, 8)
+            w.init.append(f"{' ' * indent}self.{name} = norm_layer({w.channels[first]})")
+            _statement(w, name, f"self.{name}({first})")
+        case "maxpool" | "avgpool":
+            kernel = _py(node.kernel)
+            stride = _py(node.stride) if node.stride is not None else kernel
+            args = [kernel, stride]
+            if node.padding:
+                args.append(f"padding={int(node.padding)}")
+            if node.ceil_mode:
+                args.append("ceil_mode=True")
+            if stride != "1":
+                base = w.spatial[first]
+                w.spatial[name] = f"{_paren(base)} * {_paren(stride)}" if base else stride
+            indent = _when(w, node, 8)
+            cls = "nn.MaxPool2d" if node.op == "maxpool" else "nn.AvgPool2d"
+            w.call(indent, f"self.{name} = ", cls, args)
+            _statement(w, name, f"self.{name}({first})")
         case "se":
             inner = ACTIVATIONS[node.fn] if node.fn else "act"
             gate = GATES[node.gate or "sigmoid"]
@@ -225,18 +246,25 @@ def _block(w: _Writer, node: Node, first: str, blocks: Mapping[str, GraphBlock])
         indent = _when(w, node, 8)
         w.call(indent, f"self.{node.name} = ", cls, [*args, *keywords, "act=act"])
     else:
-        same = w.channels[first] == width
+        same = w.channels[first] == width and not node.dense
         first_in = w.channels[first] if same else f"{w.channels[first]} if i == 0 else {width}"
+        if node.dense:
+            first_in = f"{w.channels[first]} + i * {_paren(width)}"
         args = [first_in, width]
         if "stride" in inner_names and stride != "1":
             args.append(f"stride={stride} if i == 0 else 1")
         indent = _when(w, node, 8)
         pad = " " * indent
         w.init.append(f"{pad}self.{node.name} = nn.Sequential()")
-        loop = "i" if any("i == 0" in arg for arg in args) else "_"
+        loop = "i" if any(re.search(r"\bi\b", arg) for arg in args) else "_"
         w.init.append(f"{pad}for {loop} in range({_py(node.repeat)}):")
         w.call(indent + 4, "unit = ", cls, [*args, *keywords, "act=act"])
         w.init.append(f"{pad}    self.{node.name}.append(unit)")
+    if node.dense:
+        count = _py(node.repeat or 1)
+        w.channels[node.name] = f"{_paren(w.channels[first])} + {count} * {_paren(width)}"
+        _statement(w, node.name, f"dense_chain(self.{node.name}, {first})")
+        return
     if node.collect:
         w.channels[node.name] = (
             f"{_paren(w.channels[first])} + {_py(node.repeat or 1)} * {_paren(width)}"
@@ -260,3 +288,12 @@ COLLECT = '''def collect(chain: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     for block in chain:
         outputs.append(block(outputs[-1]))
     return torch.cat(outputs, dim=1)'''
+
+
+DENSE_CHAIN = '''def dense_chain(chain: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """DenseNet's dense connectivity: each block of `chain` reads `x` and every earlier
+    block's output, concatenated; returns all of them concatenated along the channels."""
+    features = [x]
+    for block in chain:
+        features.append(block(torch.cat(features, dim=1)))
+    return torch.cat(features, dim=1)'''
