@@ -31,7 +31,7 @@ def _fail(option: str, message: str) -> NoReturn:
               help="how far the grid's product may be from the target")  # fmt: skip
 @click.option("--strategy", type=click.Choice(["grid", "tpe"]), default="grid", show_default=True,
               help="the paper's grid, or Optuna's TPE (specc[optuna])")  # fmt: skip
-@click.option("--trials", type=click.IntRange(1), default=20, show_default=True,
+@click.option("--trials", type=click.IntRange(1, 100_000), default=20, show_default=True,
               help="tpe: candidates in all, recorded ones included")  # fmt: skip
 @click.option("--prune", is_flag=True, help="tpe with --data: successive halving on epochs")
 @click.option("--seed", type=int, default=0, show_default=True, help="tpe: sampler seed")
@@ -129,6 +129,9 @@ def _check_usage(o: dict[str, Any]) -> None:
         raise usage(f"--{needs_data[0]} needs --data (the built-in trainer)")
     if o["minimize"] and o["data"] is not None:
         raise usage("--minimize is for --eval metrics; --data ranks by top-1, higher is better")
+    if o["timeout"] is not None and not (0 < o["timeout"] < float("inf")):
+        raise click.BadParameter(f"{o['timeout']:g} is not a positive number of seconds",
+                                 param_hint="--timeout")  # fmt: skip
     later = [n for n in ("limit", "plot_to", "timeout") if o[n] is not None]
     if (later or o["strategy"] == "tpe") and not evaluating:
         what = "--strategy tpe" if not later else "--" + later[0].replace("_to", "")
@@ -219,6 +222,15 @@ def _strategy(loaded: Any, rows: list[Any], path: Path, o: dict[str, Any], slots
 
 
 def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
+    from specc.build.lock import owned
+
+    # One search per results file: a second would evaluate every candidate again into the
+    # same run folders. The lock is `.<results>.lock` beside it, refused at once.
+    with owned(path.with_name(f".{path.name}.lock"), f"results file {path}"):
+        return _run_owned(tool, loaded, rows, evaluator, path, o)
+
+
+def _run_owned(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
     from specc.tools.search.driver import run_search
 
     store = tool.ResultsFile(path)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from specc.diagnostics import Diagnostic, Location, SpecError, UserError, did_you_mean, dotted
-from specc.lang.source import parse_scalar, parse_yaml
+from specc.lang.source import check_size, parse_scalar, parse_yaml, read_regular
 from specc.lang.training import Training
 from specc.lang.types import ClassName, Rate, StrictModel
 
@@ -111,7 +111,11 @@ def load_config(
     Raises SpecError with every problem, located in the file or at the flag."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = read_regular(path)  # a FIFO or a device never blocks the run
+        check_size(len(raw), file)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([Diagnostic(f"cannot read the config: {exc}", Location(file))]) from None
     except OSError as exc:
         raise SpecError(
             [Diagnostic(f"cannot read the config: {exc.strerror}", Location(file))]
