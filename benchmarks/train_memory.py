@@ -138,11 +138,11 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def write(rows: list[dict[str, object]], device: str, command: str) -> None:
+def write(rows: list[dict[str, object]], device: str, command: str, stem: str = "") -> None:
     exact = sum(1 for row in rows if row["difference"] == 0)
     worst = max(abs(int(row["difference"])) / int(row["measured"]) for row in rows)  # type: ignore[call-overload]
     summary = f"{exact}/{len(rows)} exact; largest difference {worst:.2%} of the measured bytes"
-    stem = "train_memory" if device == "cpu" else "train_memory-cuda"
+    stem = stem or ("train_memory" if device == "cpu" else "train_memory-cuda")
     data = {
         "command": command,
         "machine": machine(device),
@@ -194,16 +194,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="B0 and B4 only, no results written")
+    parser.add_argument("--models", help="comma-separated names (default: all), e.g. B0,digits")
+    parser.add_argument("--results", default="", help="results file stem (default train_memory)")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
+    if args.models:
+        MODELS[:] = [m for m in MODELS if m[0] in args.models.split(",")]
     flags = " --device cuda" if args.device == "cuda" else ""
     command = f"python benchmarks/train_memory.py{flags}"
     # results are rewritten after every model, so an interrupted run keeps what it measured
     run(
         args.device,
         args.quick,
-        None if args.quick else lambda rows: write(rows, args.device, command),
+        None if args.quick else lambda rows: write(rows, args.device, command, args.results),
     )
 
 
