@@ -98,20 +98,33 @@ def load_model(
 
 
 def validate_spec(
-    path: str | Path, overrides: Overrides = (), *, warnings: list[Diagnostic] | None = None
+    path: str | Path,
+    overrides: Overrides = (),
+    *,
+    warnings: list[Diagnostic] | None = None,
+    strict: bool = False,
 ) -> list[str]:
     """Load a spec and compile its baseline and every preset; returns what was checked.
-    Warnings of every compile are appended to `warnings` when given (with repeats)."""
+    Warnings of every compile are appended to `warnings` when given (with repeats).
+
+    `strict` also builds each one's generated module (on torch's meta device: imports
+    torch) and checks every IR node's parameters and output shape against the module of
+    its path (`specc.runtime.conformance`); raises UserError listing the disagreements."""
     loaded = _load(path, overrides)
     selectors = [Selector(), *(Selector(preset=name) for name in sorted(loaded.spec.presets))]
     for selector in selectors:
         arch = compile_spec(loaded, selector, nearest_preset=False)
         if warnings is not None:
             warnings.extend(arch.warnings)
+        if strict:
+            from specc.runtime.conformance import check_module
+
+            check_module(arch, f"{path} ({selector.describe()})")
     stages, presets = len(loaded.spec.stages), len(loaded.spec.presets)
     return [
         f"{stages} stage{'s' if stages != 1 else ''}",
         f"{presets} preset{'s' if presets != 1 else ''} compile{'s' if presets == 1 else ''}",
+        *(["modules match the IR"] if strict else []),
     ]
 
 

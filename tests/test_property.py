@@ -1,6 +1,7 @@
 """Property tests (hypothesis): every spec the compiler accepts builds a module that runs.
 
-1. Random valid specs over every block kind in the registry, stem/head/pool options,
+1. Random valid specs over every block kind in the registry and YAML block kinds drawn
+   from the graph ops (split, chains, collect, concat, add, shuffle), stem/head/pool options,
    activations, padding modes and phi: compile, then the generated module instantiates,
    runs forward and backward, has the IR's parameter count, every layer's output shape is
    the IR's (forward hooks keyed by IR node id = module path), and `torch.export` takes it.
@@ -10,8 +11,10 @@
 
 Stage fields are drawn from each block kind's JSON Schema, so a new kind joins with no
 edit here; `CAPS` keeps the numbers small enough for a CPU. CI runs the `ci` profile
-(tests/conftest.py); a long campaign: `pytest tests/test_property.py --hypothesis-profile
-long` (about 50x the examples).
+(tests/conftest.py): derandomised, the same examples on every run. The random campaigns are
+opt-in: `pytest tests/test_property.py --hypothesis-profile random` (fresh draws, CI's
+count) or `--hypothesis-profile long` (10x the examples). Every combination of a kind's
+fields is covered deterministically by tests/blocks/test_kind_fields.py.
 """
 
 from __future__ import annotations
@@ -112,6 +115,61 @@ def _part(name: str) -> st.SearchStrategy:
 
 
 @st.composite
+def graph_blocks(draw: st.DrawFn) -> dict[str, Any]:
+    """YAML block kinds (`blocks:`): `gstage`, drawn from the graph ops, chaining `unit`;
+    mostly valid, and where not (odd widths for a grouped conv or a shuffle), the
+    refusal must be located."""
+    act = draw(st.sampled_from(["identity", "relu"]))
+    when = draw(st.sampled_from(["1 > 0", "skip"]))
+    unit = [
+        {"name": "a", "op": "conv", "kernel": draw(st.sampled_from([1, 3])), "out": "out_channels"},
+        {"name": "n", "op": "norm"},
+        {"name": "b", "op": "conv", "kernel": 1, "act": act, "in": "n"},
+        {"name": "s", "op": "add", "in": ["b", "x"], "when": when},
+    ]
+    nodes: list[dict[str, Any]] = [
+        {"name": "down", "op": "conv", "out": "out_channels", "kernel": 3, "stride": "stride",
+         "when": draw(st.sampled_from([None, "stride > 1 or in_channels != out_channels"]))},
+    ]  # fmt: skip
+    if nodes[0]["when"] is None:
+        del nodes[0]["when"]
+    last = "down"
+    if draw(st.booleans()):
+        nodes += [
+            {"name": "sp", "op": "split", "outputs": ["p", "q"],
+             "sizes": ["out_channels // 2", "out_channels - out_channels // 2"]},
+            {"name": "chain", "op": "block", "kind": "unit", "in": "q", "repeat": "n",
+             draw(st.sampled_from(["collect", "dense"])): draw(st.booleans()),
+             "with": {"skip": draw(st.booleans())}},
+            {"name": "cat", "op": "concat", "in": ["p", "chain"]},
+        ]  # fmt: skip
+        last = "cat"
+    mix: dict[str, Any] = {"name": "mix", "op": "conv", "out": "mid", "kernel": 1, "in": last}
+    if draw(st.booleans()):
+        mix["groups"] = 2
+    nodes.append(mix)
+    nodes.append({"name": "out", "op": "conv", "out": "out_channels", "kernel": 1, "act": "block"})
+    if draw(st.booleans()):
+        pool = draw(st.sampled_from(["maxpool", "avgpool"]))
+        nodes.append({"name": "pool", "op": pool, "kernel": 3, "stride": 1, "padding": 1})
+    if draw(st.booleans()):
+        nodes.append({"name": "shuffle", "op": "shuffle", "groups": 2})
+    if draw(st.booleans()):
+        nodes.append({"name": "res", "op": "add", "in": [nodes[-1]["name"], "down"]})
+    widths = {
+        "mid": draw(st.sampled_from(["max(out_channels // 2, 2)", "divisible(out_channels * 1.5)"]))
+    }
+    return {
+        "unit": {"params": {"skip": {"type": "bool", "default": True}}, "nodes": unit},
+        "gstage": {
+            "params": {"n": {"type": "depth", "default": 1}},
+            "widths": widths,
+            "nodes": nodes,
+        },
+    }
+
+
+@st.composite
 def valid_specs(draw: st.DrawFn) -> tuple[dict[str, Any], float]:
     kinds = draw(st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=3))
     stem = draw(from_schema(DEFS["Stem"], DEFS))
@@ -128,6 +186,15 @@ def valid_specs(draw: st.DrawFn) -> tuple[dict[str, Any], float]:
         "head": draw(st.none() | from_schema(DEFS["ConvLayer"], DEFS)),
         "classifier": draw(_part("classifier")),
     }
+    if draw(st.booleans()):  # a stage of a YAML block kind
+        data["blocks"] = draw(graph_blocks())
+        graph_stage = {
+            "block": "gstage",
+            "channels": draw(st.integers(2, 24)),
+            "stride": draw(st.sampled_from([1, 2])),
+            "n": draw(st.integers(1, 2)),
+        }
+        data["stages"].insert(draw(st.integers(0, len(data["stages"]))), graph_stage)
     phi = draw(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]))
     return data, phi
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 from specc.lang.types import Activation, Channels, KernelOrMixed, Repeats, StrictModel, Stride
 
@@ -62,8 +62,52 @@ DepthGroup = Annotated[
 ]
 
 
+def _stage_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """`specc schema` of a kind's stage: `block` keeps its description where a kind narrows
+    it to its literal, and a kind without mixed kernels advertises one kernel size only."""
+    properties = schema.get("properties", {})
+    block = properties.get("block")
+    if block is not None:
+        block.setdefault("description", "the block kind")
+    kernel = properties.get("kernel")
+    if kernel is not None and not cls.mixed_kernels and "anyOf" in kernel:
+        one = [arm for arm in kernel.pop("anyOf") if arm.get("type") == "integer"]
+        kernel.update(one[0] if one else {"type": "integer"})
+    if kernel is not None:
+        kernel.setdefault("description", "kernel size of the block's spatial conv")
+
+
+class StagePool(StrictModel):
+    """A pool after a stage's last block (VGG's max pools between stages; SqueezeNet's and
+    DenseNet's are max and average pools). `ceil_mode` rounds the output size up (a last
+    window may start in the right padding); `count_include_pad` (average pools) divides by
+    the whole window, padding included, as PyTorch does by default."""
+
+    kind: Literal["max", "avg"] = Field("max", description="max or average pooling")
+    kernel: int = Field(2, ge=1, le=15, description="window size")
+    stride: int = Field(2, ge=1, le=8, description="stride of the pool")
+    padding: int = Field(0, ge=0, le=7, description="on every side, at most half the kernel")
+    ceil_mode: bool = Field(False, description="round the output size up (PyTorch's)")
+    count_include_pad: bool = Field(
+        True, description="average pools: padding counts in the divisor (PyTorch's default)"
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> StagePool:
+        if 2 * self.padding > self.kernel:
+            raise ValueError(
+                f"padding must be at most half the kernel: kernel {self.kernel} allows "
+                f"padding up to {self.kernel // 2}, got {self.padding}"
+            )
+        if self.kind == "max" and not self.count_include_pad:
+            raise ValueError("count_include_pad is for average pools (kind: avg)")
+        return self
+
+
 class StageBase(StrictModel):
     """Fields every stage has; a block kind's schema adds its own and sets `block`."""
+
+    model_config = ConfigDict(json_schema_extra=_stage_json_schema)
 
     # Kinds whose spatial conv may mix kernel sizes (a `kernel` list) say so here.
     mixed_kernels: ClassVar[bool] = False
@@ -76,6 +120,11 @@ class StageBase(StrictModel):
     activation: Activation | None = Field(None, description="the spec's default if null")
     scale_depth: bool = Field(
         True, description="false: keep `repeats` under every depth multiplier (TF-lite)"
+    )
+    pool: StagePool | None = Field(
+        None,
+        description="a max or average pool after the stage's last block (VGG); its stride "
+        "counts in the stage's reduction",
     )
     depth_group: DepthGroup | None = Field(
         None,
@@ -138,6 +187,10 @@ class PlanContext:
     rules: Scaling
     defaults: Defaults
     round_width: Callable[[Number], int]
+    # A count under the stage's depth multiple (YAML kinds' `depth` params; identity when
+    # the stage does not scale depth), and where a spec path is in the file.
+    scale_depth: Callable[[int], int] = lambda count: count
+    locate: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +232,7 @@ class StageColumns:
 
 # The parts a block's generated class may use; model.py defines a part's class (and a kind's
 # template its code for that part) only when some block uses it.
-PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm"})
+PARTS = frozenset({"squeeze_excite", "drop_path", "layer_norm", "grn", "avg_down"})
 
 
 @dataclass(frozen=True)

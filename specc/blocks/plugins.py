@@ -131,6 +131,13 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind[typing.Any,
     if literal != (kind.name,):
         found = "no Literal" if literal is None else " | ".join(map(repr, literal))
         raise _Unusable(f"its schema's `block` field must be Literal[{kind.name!r}], found {found}")
+    redefined = _redefined_common_fields(kind.schema)
+    if redefined:
+        raise _Unusable(
+            f"its schema redefines {', '.join(f'`{n}`' for n in redefined)}: every stage has "
+            "these fields (specc.blocks.kind.StageBase) and specc reads them itself; keep "
+            "their types and give the kind's own field another name"
+        )
     module = sys.modules.get(ep.module)
     file = getattr(module, "__file__", None)
     folder = Path(file).parent / "templates" if file else None
@@ -140,6 +147,22 @@ def _load(ep: typing.Any, plugin: Plugin) -> tuple[Plugin, BlockKind[typing.Any,
     if folder is None or not (folder / template).is_file():
         raise _Unusable(f"its template {template!r} must be in {folder}")
     return Plugin(plugin.distribution, plugin.entry_point, folder), kind
+
+
+def _redefined_common_fields(schema: type[StageBase]) -> list[str]:
+    """The fields of `StageBase` (read by specc for every stage: kernel, stride, channels,
+    repeats, ...) that a plugin's schema gives another type. Narrowing `kernel` to one size
+    (an int, as the built-in kinds without mixed kernels do) is allowed."""
+    redefined = []
+    for name, base in StageBase.model_fields.items():
+        field = schema.model_fields.get(name)
+        if name == "block" or field is None:
+            continue
+        same = (field.annotation, field.metadata) == (base.annotation, base.metadata)
+        one_kernel = name == "kernel" and field.annotation is int
+        if not (same or one_kernel):
+            redefined.append(name)
+    return redefined
 
 
 def _block_literal(kind: BlockKind[typing.Any, typing.Any]) -> tuple[object, ...] | None:

@@ -111,8 +111,8 @@ class Architecture:
         r = self.resolved
         trunk: list[tuple[str, int | None, int]] = [("stem", None, r.stem.stride)]
         if r.stem.pool is not None:
-            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool[1])]
-        trunk += [(stage.blocks[-1].name, stage.index, stage.stride) for stage in r.stages]
+            trunk = [("stem_conv", None, r.stem.stride), ("stem", None, r.stem.pool.stride)]
+        trunk += [(stage.output, stage.index, stage.reduction) for stage in r.stages]
         reduction = 1
         last_at: dict[int, Endpoint] = {}
         for module, stage, stride in trunk:

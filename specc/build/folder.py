@@ -14,11 +14,18 @@ one complete build, old or new:
 3. each staged file is renamed over its old copy, the previous build's files this build no
    longer makes are removed, the manifest goes last; then the staging folder is removed.
 
-The next build or `--check` finds a committed `.specc-staging/` and finishes step 3 (roll
-forward), or finds an uncommitted `.specc-staging.tmp/` and removes it. A new folder is
-staged beside its place as `.<name>.specc-new/` and renamed into place, so a failed build
-creates nothing. Builds into one folder take turns by an exclusive `flock` on
-`.<name>.lock` beside it (POSIX; elsewhere builds are not serialised).
+The next build (or a reader: `settle`) finds a committed `.specc-staging/` and finishes
+step 3 (roll forward), or finds an uncommitted `.specc-staging.tmp/` and removes it. A new
+folder is staged beside its place as `.<name>.specc-new/` and renamed into place, so a
+failed build creates nothing. `--check` changes nothing: it reports an interrupted build
+as stale.
+
+Recovery trusts nothing the folder holds (anyone could have put it there): it never
+follows a symbolic link, moves only staged files whose hash the staged manifest records,
+and deletes only a file that the manifest in force names with a matching hash (a staging
+folder's own files by name); anything else stops the build with a message naming it.
+Builds into one folder take turns by an exclusive `flock` on `.<name>.lock` beside it
+(POSIX; elsewhere builds are not serialised).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,23 +61,65 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+# A generated file is a few MiB at most (architecture.json of L2: about 1 MiB); a bigger
+# "generated file" is not specc's and is never read whole.
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def read_plain(path: Path) -> str | None:
+    """The text of `path` if it is a regular file (not a link, FIFO or device: opening
+    those can hang or read without end) of at most MAX_FILE_BYTES; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        chunks, size = [], 0
+        while chunk := os.read(fd, 2**20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                return None
+        return b"".join(chunks).decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _manifest(folder: Path) -> dict[str, object]:
+    """The folder's manifest as a dict ({} when absent, not a plain file, or corrupt)."""
+    text = read_plain(folder / MANIFEST)
+    try:
+        data = json.loads(text) if text is not None else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _recorded_hashes(folder: Path) -> dict[str, str]:
+    recorded = _manifest(folder).get("sha256")
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def proven(folder: Path, name: str, hashes: dict[str, str]) -> bool:
+    """Whether `folder/name` is a regular file (no link) whose text has the hash `hashes`
+    records for it: the proof that specc wrote it and nobody changed it since."""
+    text = read_plain(folder / name)
+    return text is not None and name in hashes and _digest(text) == hashes[name]
+
+
 def edited_files(folder: Path) -> list[str]:
     """Generated files of `folder` changed since specc wrote them (by the manifest's hashes;
     a folder whose manifest has none reports nothing)."""
-    try:
-        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if not isinstance(recorded, dict):
-        return []
+    recorded = _recorded_hashes(folder)
     edited = []
     for name in generated_names(folder):
-        path = folder / name
-        try:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError:
-            continue
-        if name in recorded and _digest(text) != recorded[name]:
+        text = read_plain(folder / name)
+        if text is not None and name in recorded and _digest(text) != recorded[name]:
             edited.append(name)
     return edited
 
@@ -80,7 +130,7 @@ def _keep_edits(folder: Path, files: dict[str, str]) -> list[str]:
     kept = []
     for name in edited_files(folder):
         path = folder / name
-        if path.read_text(encoding="utf-8", errors="surrogateescape") == files.get(name):
+        if read_plain(path) == files.get(name):
             continue  # the edit is what this build writes anyway
         copy, number = folder / f"{name}.edited", 1
         while copy.exists():
@@ -122,15 +172,13 @@ def write(files: dict[str, str], folder: str | Path, *, check: bool = False) -> 
     if not place.name:
         message = "the output folder cannot be the file system's root"
         raise SpecError([Diagnostic(message, Location(str(folder)), "--out")])
-    if check and not place.parent.is_dir():
+    if check:  # no lock, no recovery: --check writes nothing, not even a lock file
         return WriteResult(folder, paths, changed=_differences(folder, files))
     try:
         place.parent.mkdir(parents=True, exist_ok=True)
         with locked(place.with_name(f".{place.name}.lock")):
             recover(place)
             _refuse_unsafe(folder)  # again, now that no other build is writing
-            if check:
-                return WriteResult(folder, paths, changed=_differences(folder, files))
             kept: list[str] = []
             if place.is_dir():
                 kept = _keep_edits(place, files)
@@ -146,11 +194,7 @@ def write(files: dict[str, str], folder: str | Path, *, check: bool = False) -> 
 def generated_names(folder: Path) -> list[str]:
     """The files of `folder` that the last build generated, by its manifest (none without
     one: nothing else proves specc wrote a file)."""
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        names = data["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+    names = _manifest(folder).get("files")
     if not isinstance(names, list):
         return []
     # A manifest names plain files directly in the folder; anything else is not ours.
@@ -165,14 +209,68 @@ def _plain_name(name: str) -> bool:
 
 
 def recover(folder: Path) -> None:
-    """Finish or undo what a killed build left (call with the folder's lock held)."""
+    """Finish or undo what a killed build left (call with the folder's lock held);
+    SpecError when what is there is not what a build leaves (see the module docstring)."""
     new = folder.parent / f".{folder.name}.specc-new"
-    if new.is_dir():
-        shutil.rmtree(new)  # staged beside a folder that was never created
-    if (folder / STAGING).is_dir():
-        shutil.rmtree(folder / STAGING)
-    if (folder / COMMITTED).is_dir():
+    if os.path.lexists(new):
+        _discard_staging(new, folder)  # staged beside a folder that was never created
+    if os.path.lexists(folder / STAGING):
+        _discard_staging(folder / STAGING, folder)
+    if os.path.lexists(folder / COMMITTED):
         _roll_forward(folder)
+
+
+def interrupted(folder: Path) -> bool:
+    """Whether a killed build left staging in or beside `folder` (see `recover`)."""
+    names = (folder / STAGING, folder / COMMITTED)
+    return any(os.path.lexists(path) for path in names)
+
+
+def settle(folder: Path) -> None:
+    """For readers (train, load_model, export, diff): make `folder` hold one complete build
+    by finishing, under the lock, a build a kill interrupted; nothing to do otherwise.
+    SpecError naming the repair when it cannot (a read-only folder, a foreign staging)."""
+    if not interrupted(folder):
+        return
+    place = Path(os.path.abspath(folder))
+    try:
+        with locked(place.with_name(f".{place.name}.lock")):
+            recover(place)
+    except (OSError, SpecError) as exc:
+        reason = exc.diagnostics[0].message if isinstance(exc, SpecError) else exc.strerror
+        message = (
+            f"a build of this folder was interrupted and left files of two builds, and "
+            f"finishing it failed ({reason})"
+        )
+        hint = f"rebuild it: specc build SPEC --out {folder}"
+        raise SpecError([Diagnostic(message, Location(str(folder)), hint=hint)]) from None
+
+
+def _not_ours(path: Path, why: str) -> SpecError:
+    message = f"{path.name} {why}: not what a specc build leaves; refusing to touch it"
+    hint = "move it out of the way (it may hold your files), then build again"
+    return SpecError([Diagnostic(message, Location(str(path)), "--out", hint)])
+
+
+def _real_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _discard_staging(staging: Path, folder: Path) -> None:
+    """Remove an uncommitted staging folder: the files a build stages there, by name, as
+    regular files; refuse a link, a file, or a folder holding anything else."""
+    if not _real_folder(staging):
+        raise _not_ours(staging, "is a link or a file, not a folder")
+    for entry in os.scandir(staging):
+        if entry.name in (*GENERATED, MANIFEST, REMOVE) and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)
+    left = sorted(os.listdir(staging))
+    if left:
+        raise _not_ours(staging, f"holds files specc does not stage ({', '.join(left)})")
+    os.rmdir(staging)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -214,22 +312,42 @@ def _replace_in_place(folder: Path, files: dict[str, str]) -> None:
 
 
 def _roll_forward(folder: Path) -> None:
-    """Step 3: move the committed files into place; safe to repeat after a kill."""
+    """Step 3: move the committed files into place; safe to repeat after a kill. Moves
+    only files the staged manifest's hashes prove, deletes only old files the manifest in
+    force proves; SpecError, touching nothing, when the staging is not a build's."""
     committed = folder / COMMITTED
-    try:
-        removed = (committed / REMOVE).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        removed = []
-    names = sorted(p.name for p in committed.iterdir() if p.name not in (REMOVE, MANIFEST))
-    for name in names:
+    staged = _verified_staging(committed)
+    removed = (read_plain(committed / REMOVE) or "").splitlines()
+    for name in staged:
         os.replace(committed / name, folder / name)
+    old = _recorded_hashes(folder)
     for name in removed:
-        if _plain_name(name) and (folder / name).is_file():
+        if _plain_name(name) and proven(folder, name, old):
             (folder / name).unlink()
-    if (committed / MANIFEST).exists():
+    if os.path.lexists(committed / MANIFEST):
         os.replace(committed / MANIFEST, folder / MANIFEST)
-    shutil.rmtree(committed)
+    _discard_staging(committed, folder)
     _sync(folder)
+
+
+def _verified_staging(committed: Path) -> list[str]:
+    """The staged files to move (sorted), each a regular file whose hash the staged
+    manifest records; SpecError when anything in the folder is not such a file."""
+    if not _real_folder(committed):
+        raise _not_ours(committed, "is a link or a file, not a folder")
+    hashes = _recorded_hashes(committed)
+    names, foreign = [], []
+    for entry in sorted(os.scandir(committed), key=lambda e: e.name):
+        if entry.name in (MANIFEST, REMOVE) and entry.is_file(follow_symlinks=False):
+            continue
+        if entry.name in GENERATED and proven(committed, entry.name, hashes):
+            names.append(entry.name)
+        else:
+            foreign.append(entry.name)
+    if foreign or (names and not os.path.lexists(committed / MANIFEST)):
+        listed = ", ".join(foreign) or "no manifest"
+        raise _not_ours(committed, f"holds files no manifest proves specc wrote ({listed})")
+    return names
 
 
 def _sync(folder: Path) -> None:
@@ -274,20 +392,25 @@ def _refuse_unsafe(folder: Path) -> None:
 
 
 def is_specc_output(folder: Path) -> bool:
-    """Whether `folder` was written by specc: it holds a manifest (or a build's staging)."""
-    return any((folder / name).exists() for name in (MANIFEST, STAGING, COMMITTED))
+    """Whether `folder` was written by specc: it holds a manifest (a regular file that says
+    so) or a build's staging (a real folder; recovery then checks what it holds)."""
+    if _manifest(folder).get("generated_by") == "specc":
+        return True
+    return any(_real_folder(folder / name) for name in (STAGING, COMMITTED))
 
 
 def _differences(folder: Path, files: dict[str, str]) -> list[str]:
     """What a build would change among specc's own files; other files are not compared."""
     changed = []
+    if interrupted(folder) or os.path.lexists(folder.parent / f".{folder.name}.specc-new"):
+        changed.append(f"{folder}: a build was interrupted here; `specc build` finishes it")
     for name, text in files.items():
         path = folder / name
-        if name == MANIFEST and path.exists():  # its hashes follow the files: not compared
+        if name == MANIFEST and os.path.lexists(path):  # its hashes follow the files
             continue
-        if not path.exists():
+        if not os.path.lexists(path):
             changed.append(f"{path}: missing")
-        elif path.read_text(encoding="utf-8") != text:
+        elif read_plain(path) != text:
             edited = " (edited by hand: a build keeps your copy beside it)"
             note = edited if folder.is_dir() and name in edited_files(folder) else ""
             changed.append(f"{path}: would change{note}")

@@ -44,7 +44,7 @@ def locked(path: Path, wait_s: float | None = None) -> Iterator[None]:
 def _acquire(path: Path, wait_s: float) -> int:
     deadline = time.monotonic() + wait_s
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never a link's target
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

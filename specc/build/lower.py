@@ -11,10 +11,9 @@ import networkx as nx
 
 from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import lower_layer, lower_pool, norm_layer
-from specc.blocks.registry import KINDS
 from specc.build.resolve import ResolvedSpec
 from specc.ir.graph import GraphBuilder, Scope
-from specc.ir.nodes import Act, Dropout, Flatten, GlobalPool, Input, Linear
+from specc.ir.nodes import Act, AdaptiveAvgPool, Dropout, Flatten, GlobalPool, Input, Linear
 
 
 def lower(resolved: ResolvedSpec) -> nx.DiGraph:
@@ -29,20 +28,29 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     if resolved.stem.pool is not None:
         outputs["stem_conv"] = x
         x = outputs["stem"] = lower_pool(builder, resolved.stem, x)
-    for block in resolved.blocks:
-        x = outputs[block.name] = KINDS[block.kind].lower(builder, block, x, ctx)
+    for stage in resolved.stages:
+        for block in stage.blocks:
+            x = outputs[block.name] = resolved.kind(block.kind).lower(builder, block, x, ctx)
+        if stage.pool is not None:
+            scope = Scope("stage", stage.index, None, "pool")
+            x = outputs[stage.output] = builder.add(stage.output, stage.pool, [x], scope)
     if resolved.head is not None:
         x = outputs["head"] = lower_layer(builder, resolved.head, x, ctx)
     scope = Scope("classifier")
-    x = builder.add("pool", GlobalPool("avg"), [x], scope)
+    pool = GlobalPool("avg") if resolved.pool_size == 1 else AdaptiveAvgPool(resolved.pool_size)
+    x = builder.add("pool", pool, [x], scope)
     if resolved.pool_norm:
         x = norm_layer(builder, "pool_norm", x, scope, ctx)
     x = builder.add("flatten", Flatten(), [x], scope)
-    if resolved.hidden is not None:
-        width, activation = resolved.hidden
-        hidden = Linear(builder.shape(x)[0], width, bias=True)
-        x = builder.add("hidden.0", hidden, [x], scope)
-        x = builder.add("hidden.1", Act(activation), [x], scope)
+    index = 0  # hidden.<i>: the positions in the module's nn.Sequential
+    for layer in resolved.hidden:
+        linear = Linear(builder.shape(x)[0], layer.width, bias=True)
+        x = builder.add(f"hidden.{index}", linear, [x], scope)
+        x = builder.add(f"hidden.{index + 1}", Act(layer.activation), [x], scope)
+        index += 2
+        if layer.dropout:
+            x = builder.add(f"hidden.{index}", Dropout(layer.dropout), [x], scope)
+            index += 1
     x = builder.add("dropout", Dropout(resolved.dropout), [x], scope)
     classifier = Linear(builder.shape(x)[0], resolved.num_classes, bias=True)
     x = builder.add("classifier", classifier, [x], scope)

@@ -79,7 +79,7 @@ def stage_rows(arch: Architecture) -> list[dict[str, Any]]:
                 "in_channels": stage.in_channels,
                 "out_channels": stage.out_channels,
                 "repeats": stage.repeats,
-                "output": list(arch.shape_of(stage.blocks[-1].name)),
+                "output": list(arch.shape_of(stage.output)),
                 "params": counts.params,
                 "macs": counts.macs,
             }

@@ -12,18 +12,23 @@ input of lowering. A size guard refuses absurdly large models before anything is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns
+from specc.blocks.graph.kind import graph_kind, has_depth
+from specc.blocks.graph.plan import chain_count, derived_width
+from specc.blocks.kind import BlockPlan, KernelSize, PlanContext, StageColumns, StagePool
 from specc.blocks.parts.conv_norm_act import LayerPlan
-from specc.blocks.registry import KINDS
+from specc.blocks.registry import KINDS, AnyKind
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean
+from specc.ir.nodes import AvgPool, MaxPool
+from specc.lang.graphs import GraphBlock
 from specc.lang.load import LoadedSpec
-from specc.lang.schema import ConvLayer, Defaults, Spec
+from specc.lang.schema import ConvLayer, Defaults, GraphStage, Spec
 from specc.scaling.arith import Factor, exact, power, scaled, settle, text, watching
 from specc.scaling.depth import divergence_warnings, stage_repeats
-from specc.scaling.rounding import round_resolution
+from specc.scaling.rounding import distribute_repeats, round_resolution
 from specc.scaling.selector import Selector
 from specc.scaling.widths import Widths
 
@@ -53,6 +58,29 @@ class ResolvedStage:
     repeats: int
     columns: StageColumns  # the kind's extra table columns (expansion, SE ratio)
     blocks: tuple[BlockPlan, ...]
+    pool: MaxPool | AvgPool | None = None  # after the last block (VGG)
+
+    @property
+    def output(self) -> str:
+        """The module path of the stage's output: its pool (`stages.<i>.<repeats>`, the
+        last module of the stage) or its last block."""
+        if self.pool is not None:
+            return f"stages.{self.index}.{self.repeats}"
+        return self.blocks[-1].name
+
+    @property
+    def reduction(self) -> int:
+        """How much the stage shrinks the map: its stride, times its pool's."""
+        return self.stride * (self.pool.stride if self.pool is not None else 1)
+
+
+@dataclass(frozen=True)
+class HiddenPlan:
+    """A fully connected layer before the classifier: Linear, activation, [dropout]."""
+
+    width: int
+    activation: str
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,17 +115,26 @@ class ResolvedSpec:
     drop_path: float
     defaults: Defaults
     pool_norm: bool = False  # the spec's norm on the pooled features
-    hidden: tuple[int, str] | None = None  # (width, activation) of a layer before the classifier
+    hidden: tuple[HiddenPlan, ...] = ()  # fully connected layers before the classifier
+    pool_size: int = 1  # the classifier's average pool: 1 (global) or VGG's 7
     drop_path_denominator: int = 1  # block i gets drop_path * i / this
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
     training: dict[str, Any] = field(default_factory=dict)  # the spec's recipe, as data
     # Float/exact divergences under `arithmetic: float`, located; show and build print them.
     warnings: tuple[Diagnostic, ...] = ()
+    # The kind of every stage by name (built-in, plugin, or defined in the spec's YAML)
+    # and the spec's YAML kinds (`blocks:`), which model.py writes as classes.
+    kinds: Mapping[str, AnyKind] = field(default_factory=dict)
+    graph_blocks: Mapping[str, GraphBlock] = field(default_factory=dict)
 
     @property
     def blocks(self) -> list[BlockPlan]:
         return [block for stage in self.stages for block in stage.blocks]
+
+    def kind(self, name: str) -> AnyKind:
+        """The kind named `name` (a stage's), YAML-defined ones included."""
+        return self.kinds[name] if name in self.kinds else KINDS[name]
 
 
 def resolve(
@@ -114,23 +151,55 @@ def resolve(
     mult, resolution = scale.multipliers, scale.resolution
     _check_scale(loaded, selector, mult, resolution)
     widths = Widths(loaded, selector, scale.width)
+    kinds = kinds_of(spec)
     stem_out = widths.stem()
-    outs = [widths.stage(i, KINDS[stage.block].channels) for i, stage in enumerate(spec.stages)]
+    outs: list[int] = []
+    for i, stage in enumerate(spec.stages):
+        if isinstance(stage, GraphStage) and spec.blocks[stage.block].out is not None:
+            # A kind that derives its width from its input (DenseNet's dense block).
+            rule = _depth_rule(spec, scale.depth, stage.scale_depth)
+            previous = outs[-1] if outs else stem_out
+            outs.append(
+                derived_width(
+                    stage.block,
+                    spec.blocks,
+                    stage.params,
+                    previous,
+                    widths.round,
+                    rule,
+                    loaded.locate,
+                )
+            )
+        else:
+            outs.append(widths.stage(i, kinds[stage.block].channels))
     repeats, depth_warnings = stage_repeats(loaded, scale.depth)
+    # A YAML kind that scales depth inside (a `depth` param: the CSP/C2f pattern) keeps
+    # its stage's block count; only its inner chains grow.
+    repeats = [
+        stage.repeats if _inner_depth(spec, stage) else count
+        for stage, count in zip(spec.stages, repeats, strict=True)
+    ]
     if limits is not None:
-        _check_size(loaded, selector, limits, sum(repeats), max([stem_out, *outs]), resolution)
+        blocks = sum(repeats) + _inner_blocks(spec, repeats, scale.depth)
+        _check_size(loaded, selector, limits, blocks, max([stem_out, *outs]), resolution)
 
-    stages, block_warnings = _stages(loaded, stem_out, outs, repeats, scale.drop_path, widths)
+    scales = {"depth": scale.depth}
+    stages, block_warnings = _stages(
+        loaded, stem_out, outs, repeats, scale.drop_path, widths, kinds, scales
+    )
     last = stages[-1].out_channels
     head = None
     if spec.head is not None:
         head = _layer("head", spec.head, last, widths.head(last), spec)
     warnings += widths.warnings + depth_warnings + block_warnings
-    hidden = None
-    if spec.classifier.hidden is not None:
-        layer = spec.classifier.hidden
-        width = widths.round(layer.channels) if layer.scaled else layer.channels
-        hidden = (width, layer.activation or spec.defaults.activation)
+    hidden = tuple(
+        HiddenPlan(
+            widths.round(layer.channels) if layer.scaled else layer.channels,
+            layer.activation or spec.defaults.activation,
+            layer.dropout,
+        )
+        for layer in spec.classifier.hidden or []
+    )
 
     return ResolvedSpec(
         name=spec.name,
@@ -142,7 +211,10 @@ def resolve(
         resolution=resolution,
         in_channels=spec.input.channels,
         num_classes=spec.num_classes,
-        stem=_layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+        stem=replace(
+            _layer("stem", spec.stem, spec.input.channels, stem_out, spec),
+            deep=tuple(widths.stem_deep()),
+        ),
         stages=tuple(stages),
         head=head,
         dropout=scale.dropout,
@@ -150,12 +222,59 @@ def resolve(
         defaults=spec.defaults,
         pool_norm=spec.classifier.norm,
         hidden=hidden,
+        pool_size=spec.classifier.pool_size,
         drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
         rules=spec.scaling.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
         training=spec.training.model_dump(mode="json"),
         warnings=tuple(dict.fromkeys(warnings)),
+        kinds=kinds,
+        graph_blocks=dict(spec.blocks),
     )
+
+
+def kinds_of(spec: Spec) -> dict[str, AnyKind]:
+    """The kind of each stage, by name: built-in or plugin, or one of the spec's YAML kinds."""
+    found: dict[str, AnyKind] = {}
+    for stage in spec.stages:
+        if stage.block in found:
+            continue
+        if isinstance(stage, GraphStage):
+            found[stage.block] = graph_kind(stage.block, spec.blocks)
+        else:
+            found[stage.block] = KINDS[stage.block]
+    return found
+
+
+def _inner_depth(spec: Spec, stage: object) -> bool:
+    return isinstance(stage, GraphStage) and has_depth(spec.blocks[stage.block])
+
+
+def _depth_rule(spec: Spec, multiplier: Factor, scale: bool) -> Callable[[int], int]:
+    """A YAML kind's `depth` param under the depth multiple, by `scaling.repeats`."""
+    rules = spec.scaling
+
+    def scaled_count(count: int) -> int:
+        if not scale:
+            return count
+        return settle(
+            lambda m: distribute_repeats([count], multiplier, rules.repeats, m)[0],
+            rules.arithmetic,
+            "repeats",
+            f"depth {count} x {text(multiplier)}",
+        )
+
+    return scaled_count
+
+
+def _inner_blocks(spec: Spec, repeats: list[int], depth: Factor) -> int:
+    """Blocks inside YAML kinds' chains, counted before anything is planned."""
+    total = 0
+    for stage, count in zip(spec.stages, repeats, strict=True):
+        if isinstance(stage, GraphStage):
+            rule = _depth_rule(spec, depth, stage.scale_depth)
+            total += count * chain_count(stage.block, spec.blocks, stage.params, rule)
+    return total
 
 
 def _stages(
@@ -165,16 +284,21 @@ def _stages(
     repeats: list[int],
     drop_path: float,
     rounding: Widths,
+    kinds: Mapping[str, AnyKind],
+    scales: dict[str, Factor],
 ) -> tuple[list[ResolvedStage], list[Diagnostic]]:
     """Every stage's blocks, planned by their kinds; and the warnings of planning."""
     spec = loaded.spec
-    context = PlanContext(spec.scaling, spec.defaults, rounding.round)
+    context = PlanContext(spec.scaling, spec.defaults, rounding.round, locate=loaded.locate)
     denominator = _drop_path_denominator(spec, sum(repeats))
     stages: list[ResolvedStage] = []
     warnings: list[Diagnostic] = []
     in_channels, number = stem_out, 0
     for index, (stage, width, count) in enumerate(zip(spec.stages, widths, repeats, strict=True)):
-        kind = KINDS[stage.block]
+        kind = kinds[stage.block]
+        context = replace(
+            context, scale_depth=_depth_rule(spec, scales["depth"], stage.scale_depth)
+        )
         blocks = []
         for position in range(count):
             site = BlockPlan(
@@ -208,10 +332,19 @@ def _stages(
                 repeats=count,
                 columns=kind.columns(stage, blocks[0]),
                 blocks=tuple(blocks),
+                pool=_stage_pool(stage.pool),
             )
         )
         in_channels = width
     return stages, warnings
+
+
+def _stage_pool(pool: StagePool | None) -> MaxPool | AvgPool | None:
+    if pool is None:
+        return None
+    if pool.kind == "max":
+        return MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode)
+    return AvgPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode, pool.count_include_pad)
 
 
 def _drop_path_denominator(spec: Spec, blocks: int) -> int:
@@ -366,6 +499,7 @@ def _layer(
         kernel=layer.kernel,
         stride=layer.stride,
         activation=layer.activation or spec.defaults.activation,
-        pool=(pool.kernel, pool.stride, pool.padding) if pool else None,
+        pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
+        norm=layer.norm,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 from specc import __version__
-from specc.cli import build, deploy, fit, inspect, search, train, weights
+from specc.cli import build, data, deploy, fit, inspect, search, study, train, weights
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,8 @@ for command in (
     build.build, build.show, build.validate, build.schema,
     inspect.diff, inspect.sweep, inspect.graph,
     weights.weights, fit.fit,
-    search.search,
+    search.search, study.study,
+    data.data,
     train.train,
     deploy.export, deploy.bench,
 ):  # fmt: skip

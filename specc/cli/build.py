@@ -134,13 +134,19 @@ def show(
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a field")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="also build each generated module (torch, meta device) and check every layer's "
+    "parameters and output shape against the IR",
+)
 @reports_errors
-def validate(spec: Path, overrides: tuple[str, ...]) -> None:
+def validate(spec: Path, overrides: tuple[str, ...], strict: bool) -> None:
     """Check SPEC: schema, the baseline and every preset compile to a valid graph."""
     from specc import api
 
     warnings: list[Diagnostic] = []
-    checked = api.validate_spec(spec, overrides, warnings=warnings)
+    checked = api.validate_spec(spec, overrides, warnings=warnings, strict=strict)
     print_warnings(warnings)
     click.echo(f"{spec}: ok ({', '.join(checked)})")
 

@@ -35,7 +35,8 @@ def _fail(option: str, message: str) -> NoReturn:
               help="tpe: candidates in all, recorded ones included")  # fmt: skip
 @click.option("--prune", is_flag=True, help="tpe with --data: successive halving on epochs")
 @click.option("--seed", type=int, default=0, show_default=True, help="tpe: sampler seed")
-@click.option("--data", metavar="DIR", help="train each candidate with specc's trainer on DIR")
+@click.option("--data", metavar="DIR|FILE.npz",
+              help="train each candidate with specc's trainer on this data")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(1), help="--data: epochs per candidate")
 @click.option("--top1", type=click.Choice(["raw", "ema"]),
               help="--data: rank by the raw or the EMA weights' val top-1 [raw]")  # fmt: skip
@@ -145,8 +146,10 @@ def _evaluator(o: dict[str, Any], loaded: Any) -> Any:
         return CommandEvaluator(o["command"], o["metric"], o["timeout"])
     if o["data"] is None:
         return None
-    evaluator = TrainEvaluator(o["data"], o["epochs"], o["top1"] or "raw", o["timeout"])
-    for problem in evaluator.problems(loaded.spec.num_classes):
+    # Evaluations run in their own folders: a relative path means the caller's folder.
+    data = o["data"] if o["data"] == "synthetic" else str(Path(o["data"]).resolve())
+    evaluator = TrainEvaluator(data, o["epochs"], o["top1"] or "raw", o["timeout"])
+    for problem in evaluator.problems(loaded.spec.num_classes, loaded.spec.input.channels):
         _fail(f"--data {o['data']}", problem)
     return evaluator
 
@@ -157,7 +160,9 @@ def _metric_label(o: dict[str, Any]) -> str:
     return str(o["metric"])
 
 
-def _executor(evaluator: Any, o: dict[str, Any]) -> Any:
+def make_executor(evaluator: Any, o: dict[str, Any]) -> Any:
+    """The executor of the options (--executor, --jobs, --gpus-per-job, ...); `specc study`
+    uses it too."""
     from specc.tools.search import executors
 
     gpus = o["gpus_per_job"]
@@ -203,7 +208,7 @@ def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o:
     store.read()  # a file that cannot be resumed from stops the search before anything runs
     store.check_appendable()
     workdir = path.with_suffix(".runs")
-    executor = _executor(evaluator, o)
+    executor = make_executor(evaluator, o)
     try:
         strategy = _strategy(loaded, rows, path, o, executor.slots)
     except BaseException:

@@ -12,11 +12,12 @@ from specc.diagnostics import UserError
 
 
 @click.command("train")
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "--data",
-    metavar="DIR|synthetic",
-    help="ImageFolder root (train/ and val/), or synthetic; default the config's data_dir",
+    metavar="DIR|FILE.npz|synthetic",
+    help="ImageFolder root (train/ and val/), an npz of arrays, or synthetic; default the "
+    "config's data_dir",
 )
 @click.option("--epochs", type=click.IntRange(1), help="override the config's epochs")
 @click.option("--max-steps", type=click.IntRange(1), help="stop after this many optimiser steps")
@@ -90,13 +91,12 @@ def train(
     overwrite: bool,
     log: str | None,
 ) -> None:
-    """Train the model of a generated folder with its train.yaml (CONFIG).
+    """Train the model of a generated folder with its train.yaml (CONFIG; the folder itself
+    also names its train.yaml).
 
     Needs torch and torchvision (pip install 'specc[train]'). SIGINT or SIGTERM finishes
     the current step, writes OUT/last.pt and exits 130 or 143; --resume continues."""
-    require_training_packages()
-    from specc.runtime.train.setup import TrainOptions
-    from specc.runtime.train.trainer import train as run
+    from specc.runtime.train.precheck import TrainOptions, continue_command, precheck
 
     options = TrainOptions(
         config,
@@ -115,9 +115,14 @@ def train(
         overwrite,
         log,
     )
-    state = run(options)
+    checked = precheck(options)  # paths, arguments, data, run folder: before torch loads
+    require_training_packages()
+    from specc.runtime.train.trainer import train as run
+
+    state = run(options, checked)
     if state.stopped:
-        click.echo(f"stopped at step {state.step} (epoch {state.epoch}); continue with --resume")
+        command = continue_command(checked.options, checked.out)
+        click.echo(f"stopped at epoch {state.epoch} step {state.step}; continue with: {command}")
     else:
         click.echo(f"trained to epoch {state.epoch}, step {state.step}; best {state.best:.4f}")
 

@@ -158,10 +158,11 @@ def _rules(arch: Architecture) -> str:
         else f"layer norm over channels, eps {d.norm.eps:g}"
     )
     lines.append(f"- `defaults`: activation {d.activation}; {norm}; padding {d.padding}")
-    if r.pool_norm or r.hidden is not None:
+    if r.pool_norm or r.hidden:
         head = ["the spec's norm on the pooled features"] if r.pool_norm else []
-        if r.hidden is not None:
-            head.append(f"a hidden layer of {r.hidden[0]} ({r.hidden[1]})")
+        for layer in r.hidden:
+            dropout = f", dropout {layer.dropout:g}" if layer.dropout else ""
+            head.append(f"a hidden layer of {layer.width} ({layer.activation}{dropout})")
         lines.append(f"- `classifier`: {' and '.join(head)} before the final Linear")
     return "\n".join(lines)
 

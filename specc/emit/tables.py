@@ -49,7 +49,7 @@ def _layer_row(arch: Architecture, name: str, kernel: int, stride: int) -> Stage
     assert layer is not None
     counts = arch.analysis.by_part[name]
     channels = f"{layer.in_channels} → {layer.out_channels}"
-    cells = (name, "conv", str(kernel), str(stride), "", "", channels, "1")
+    cells = (name, "conv", str(kernel), str(stride), "", "", channels, str(len(layer.convs())))
     return StageRow(cells, arch.shape_of(name), counts.params, counts.macs)
 
 

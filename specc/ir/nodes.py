@@ -8,11 +8,11 @@ they cannot disagree. `Op` is the union of every op class: the validator and the
 
 What is counted:
 - parameters: trainable ones only (conv and linear weights and biases, norm affine
-  weight and bias, layer scale); norm running statistics are buffers and not counted, as
-  torchvision and timm count them;
+  weight and bias, GRN's weight and bias, layer scale); norm running statistics are
+  buffers and not counted, as torchvision and timm count them;
 - MACs: multiply-accumulates of convolutions (the SE convs included) and linear layers.
-  Norms, activations, pooling, the SE gating multiply and residual adds are not counted;
-  this is the convention of the EfficientNet paper, whose "FLOPs" are these MACs.
+  Norms (GRN included), activations, pooling, the SE gating multiply and residual adds
+  are not counted; this is the convention of the EfficientNet paper, whose "FLOPs" are these MACs.
 
 No torch, no networkx, no knowledge of the spec or of block kinds.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from math import prod
 from typing import Any, ClassVar
 
@@ -82,8 +83,11 @@ class OpBase:
         return 0
 
     def attributes(self) -> dict[str, Any]:
-        """The op's attributes by name, in declaration order (text dump, graph export)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The op's attributes by name, in declaration order (text dump, graph export); an
+        op's input count is not one (its inputs are listed beside it)."""
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "arity"
+        }
 
 
 @dataclass(frozen=True)
@@ -196,18 +200,88 @@ class GlobalPool(OpBase):
         return (inputs[0][0], 1, 1)
 
 
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """Spatial output size of a k x k pool as PyTorch computes it: with `ceil_mode` the last
+    window may start inside the right padding but not past it (a window that would start in
+    the padding alone is dropped), so a 7-pixel map under a 2 x 2 stride-2 pool gives 4."""
+    span = size + 2 * padding - kernel
+    if stride < 1:  # reported by the validator; the builder never rejects
+        return size
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
 @dataclass(frozen=True)
 class MaxPool(OpBase):
-    """A k x k max pool (ResNet's stem pool)."""
+    """A k x k max pool (ResNet's stem pool, VGG's pools between stages); `padding` on every
+    side (padded with -inf, at most half the kernel); `ceil_mode` rounds the output size up
+    (`pool_output_size`)."""
 
     name: ClassVar[str] = "maxpool"
     kernel: int
     stride: int
     padding: int
+    ceil_mode: bool = False
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
-        pad = (self.padding,) * 4
-        return (inputs[0][0], *_spatial(inputs[0], self.kernel, self.stride, pad))
+        _, height, width = inputs[0]
+        size = partial(
+            pool_output_size, kernel=self.kernel, stride=self.stride, padding=self.padding,
+            ceil_mode=self.ceil_mode,
+        )  # fmt: skip
+        return (inputs[0][0], size(height), size(width))
+
+
+@dataclass(frozen=True)
+class AvgPool(OpBase):
+    """A k x k average pool (ResNet-D's shortcut, DenseNet's transitions). `padding`,
+    `ceil_mode` as `MaxPool`; `count_include_pad` divides by the whole window (zeros of the
+    padding included, PyTorch's default) or only by the pixels inside the map (timm's
+    ResNet-D shortcut: `count_include_pad=False`)."""
+
+    name: ClassVar[str] = "avgpool"
+    kernel: int
+    stride: int
+    padding: int
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        _, height, width = inputs[0]
+        size = partial(
+            pool_output_size, kernel=self.kernel, stride=self.stride, padding=self.padding,
+            ceil_mode=self.ceil_mode,
+        )  # fmt: skip
+        return (inputs[0][0], size(height), size(width))
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool(OpBase):
+    """Average pooling to a fixed `size` x `size` map (VGG's 7 x 7 before its flattened
+    classifier); `GlobalPool` is the 1 x 1 case the classifier and the SE use."""
+
+    name: ClassVar[str] = "adaptive_avgpool"
+    size: int
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (inputs[0][0], self.size, self.size)
+
+
+@dataclass(frozen=True)
+class GRN(OpBase):
+    """Global response norm (ConvNeXt V2, Woo et al., 2023): each channel's L2 norm over the
+    map, divided by its mean over the channels (+ `eps`), scales the input;
+    y = weight * (x * N(x)) + bias + x. A weight and a bias per channel: 2C parameters."""
+
+    name: ClassVar[str] = "grn"
+    eps: float = 1e-6
+
+    def params(self, inputs: Sequence[Shape], out: Shape) -> int:
+        return 2 * inputs[0][0]
 
 
 @dataclass(frozen=True)
@@ -230,23 +304,45 @@ class LayerScale(OpBase):
 
 @dataclass(frozen=True)
 class Add(OpBase):
-    """Elementwise sum of two tensors of one shape (a residual join)."""
+    """Elementwise sum of `arity` (two or more) tensors of one shape: a residual join,
+    RepVGG's summed branches."""
 
     name: ClassVar[str] = "add"
-    arity: ClassVar[int] = 2
+    arity: int = 2  # type: ignore[misc]  # an instance's input count, not the class's
 
 
 @dataclass(frozen=True)
 class Concat(OpBase):
-    """Channel concatenation of two maps of the same size (GhostNet's ghost module); the
-    validator reports maps of different sizes."""
+    """Channel concatenation of `arity` (two or more) maps of the same size (CSP stages,
+    ShuffleNet, DenseNet, GhostNet); the validator reports maps of different sizes."""
 
     name: ClassVar[str] = "concat"
-    arity: ClassVar[int] = 2
+    arity: int = 2  # type: ignore[misc]
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
-        first, second = inputs
-        return (first[0] + second[0], *first[1:])
+        return (sum(shape[0] for shape in inputs), *inputs[0][1:])
+
+
+@dataclass(frozen=True)
+class Slice(OpBase):
+    """Channels [start, stop) of the input: one part of a split (CSP, ShuffleNet). A split
+    into n parts is n slices of one tensor; the validator reports a slice past the input."""
+
+    name: ClassVar[str] = "slice"
+    start: int
+    stop: int
+
+    def infer(self, inputs: Sequence[Shape]) -> Shape:
+        return (self.stop - self.start, *inputs[0][1:])
+
+
+@dataclass(frozen=True)
+class Shuffle(OpBase):
+    """Channel shuffle over `groups` (ShuffleNet): a permutation of the channels, so shape,
+    parameters and MACs are the input's, none and none."""
+
+    name: ClassVar[str] = "shuffle"
+    groups: int
 
 
 @dataclass(frozen=True)
@@ -259,7 +355,8 @@ class DropPath(OpBase):
 
 @dataclass(frozen=True)
 class Dropout(OpBase):
-    """Dropout before the classifier (training only)."""
+    """Dropout (training only): before the classifier, and between an MLP classifier's
+    layers (VGG)."""
 
     name: ClassVar[str] = "dropout"
     rate: float
@@ -295,14 +392,16 @@ class Linear(OpBase):
 
 
 Op = (
-    Input | Conv | MixConv | Norm | Act | GlobalPool | MaxPool | Mul | LayerScale | Add
-    | Concat | DropPath | Dropout | Flatten | Linear
+    Input | Conv | MixConv | Norm | Act | GlobalPool | MaxPool | AvgPool | AdaptiveAvgPool
+    | GRN | Mul | LayerScale | Add | Concat | Slice | Shuffle | DropPath | Dropout | Flatten
+    | Linear
 )  # fmt: skip
 OPS: tuple[type[OpBase], ...] = (
-    Input, Conv, MixConv, Norm, Act, GlobalPool, MaxPool, Mul, LayerScale, Add, Concat,
-    DropPath, Dropout, Flatten, Linear,
+    Input, Conv, MixConv, Norm, Act, GlobalPool, MaxPool, AvgPool, AdaptiveAvgPool, GRN, Mul,
+    LayerScale, Add, Concat, Slice, Shuffle, DropPath, Dropout, Flatten, Linear,
 )  # fmt: skip
-SPATIAL = (Conv, MixConv, MaxPool)  # ops that need a (C, H, W) input
+# ops that need a (C, H, W) input
+SPATIAL = (Conv, MixConv, MaxPool, AvgPool, AdaptiveAvgPool, GRN)
 
 
 def infer_shape(op: OpBase, inputs: Sequence[Shape]) -> Shape:

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from specc.blocks.plugins import broken_message, stage_schemas
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted, warning
-from specc.lang.schema import FORMAT_VERSION, Norm, Spec
+from specc.lang.graphs import check_blocks, check_stage
+from specc.lang.schema import FORMAT_VERSION, GraphStage, Norm, Spec
 from specc.lang.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.lang.source import Path as DataPath
 
@@ -98,7 +99,29 @@ def loads(
         problems += [_diagnostic(error, source) for error in exc.errors()]
     if problems:
         raise SpecError(problems)
+    problems = _graph_problems(spec, source)
+    if problems:
+        raise SpecError(problems)
     return LoadedSpec(spec, source, tuple(_warnings(spec, source)))
+
+
+def _graph_problems(spec: Spec, source: Source) -> list[Diagnostic]:
+    """The YAML block kinds' problems and those of the stages that name them, located."""
+
+    def locate(*path: str | int) -> Location:
+        return source.locate(tuple(path))
+
+    known = _block_kinds()
+    problems = check_blocks(spec.blocks, locate, known)
+    for index, stage in enumerate(spec.stages):
+        if isinstance(stage, GraphStage):
+            broken = _broken_plugin(stage.block)
+            if broken is not None and stage.block not in spec.blocks:
+                where = source.locate(("stages", index, "block"))
+                problems.append(Diagnostic(broken, where, f"stages[{index}].block"))
+                continue
+            problems += check_stage(stage, index, spec.blocks, locate, known)
+    return problems
 
 
 # --- warnings -----------------------------------------------------------------------------
@@ -297,8 +320,12 @@ def _data_path(data: Any, loc: Iterable[str | int]) -> DataPath:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_list or (isinstance(node, dict) and part in node):
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and node.get("block") == part:
-            continue  # the discriminator tag of a stage
+        elif (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and part in (node.get("block"), "graph")
+        ):
+            continue  # the discriminator tag of a stage (a YAML kind's is "graph")
         else:
             node = None
         path.append(part)

@@ -45,12 +45,21 @@ def _se_shorthand(value: Any) -> Any:
     return value
 
 
-SEField = Annotated[SqueezeExcite | None, BeforeValidator(_se_shorthand)]
+SEField = Annotated[
+    SqueezeExcite | None,
+    BeforeValidator(_se_shorthand),
+    Field(
+        description="squeeze-excitation: a ratio (se: 0.25) or {ratio, base, rounding, "
+        "activation, gate}; null for none"
+    ),
+]
 
 Splits = Annotated[int, Field(ge=1, le=8, description="dense 1x1 convs over channel groups")]
 
-# A ResNet shortcut: a strided 1x1 projection when the shape changes (auto), or forced.
-Shortcut = Literal["auto", "identity", "projection"]
+# A ResNet shortcut: a strided 1x1 projection when the shape changes (auto), or forced;
+# avg_down: as auto, but a strided projection pools first (ResNet-D: a 2x2 average pool,
+# ceil mode, padding not counted, carries the stride; the 1x1 conv has stride 1).
+Shortcut = Literal["auto", "identity", "projection", "avg_down"]
 
 
 class Expansion(StrictModel):

@@ -30,15 +30,19 @@ TIMM_AUGMENT = re.compile(r"(rand|augmix|original|originalr|v0|v0r|3a)(-[A-Za-z0
 
 class Training(StrictModel):
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 350
+    """training epochs"""
     batch_size: Annotated[int, Field(ge=1, le=65536, description="images per process")] = 128
     lr_base: Positive = Field(0.016, description="learning rate per lr_base_size images")
     lr_base_size: Annotated[int, Field(ge=1)] = 256
+    """the batch size lr_base is stated for; the rate scales linearly with the global batch"""
     opt: Literal["rmsproptf", "sgd"] = "rmsproptf"
+    """optimiser: rmsproptf (TF's RMSProp, the paper's) or sgd"""
     opt_eps: Positive = Field(1e-3, description="RMSProp epsilon, inside the square root")
     opt_decay: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         0.9, description="RMSProp decay of the squared-gradient average (TF's decay, rho)"
     )
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    """optimiser momentum"""
     weight_decay: Annotated[float, Field(ge=0.0)] = Field(
         1e-5, description="L2 on conv and linear weights; never on norm parameters or biases"
     )
@@ -47,14 +51,20 @@ class Training(StrictModel):
     )
     min_lr: Annotated[float, Field(ge=0.0)] = Field(0.0, description="cosine: the final rate")
     warmup_epochs: Annotated[float, Field(ge=0.0)] = 5.0
+    """epochs of linear warm-up from 0"""
     decay_epochs: Positive = 2.4
+    """step schedule: epochs between decays"""
     decay_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.97
+    """step schedule: factor per decay"""
     model_ema: bool = True
+    """keep an exponential moving average of the weights"""
     model_ema_decay: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9999
+    """EMA decay per update"""
     model_ema_warmup: bool = Field(
         True, description="decay min(d, (1 + n) / (10 + n)) after n updates, as TF's EMA"
     )
     smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    """label smoothing"""
     aa: str | None = Field(
         "imagenet",
         description="AutoAugment policy of torchvision (imagenet, cifar10, svhn) or a timm "
@@ -75,6 +85,7 @@ class Training(StrictModel):
         0.0, description="random-erasing probability (timm's, per-pixel noise)"
     )
     train_interpolation: Interpolation = "bicubic"
+    """training resize"""
     interpolation: Interpolation = Field("bicubic", description="evaluation resize")
     mean: list[float] | None = Field(
         None, description="per-channel input mean; null: ImageNet's for 3 channels, else 0.5"
@@ -87,18 +98,26 @@ class Training(StrictModel):
     )
     amp: bool = Field(True, description="autocast on CUDA (CPU runs in fp32)")
     amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    """autocast type on CUDA"""
     channels_last: bool = True
+    """channels-last memory format"""
     grad_checkpointing: bool = Field(
         False,
         description="recompute each stage in the backward pass (timm's set_grad_checkpointing):"
         " less activation memory for about a third more compute",
     )
     workers: Annotated[int, Field(ge=0, le=256)] = 8
+    """data-loading processes"""
     pin_mem: bool = True
+    """pinned host memory for the loader"""
     data_dir: str | None = None
+    """dataset folder; null: given on the command line"""
     sync_bn: bool = False
+    """synchronised batch norm across processes"""
     seed: int = 42
+    """random seed"""
     log_interval: Annotated[int, Field(ge=1)] = 50
+    """steps between log lines"""
 
     @field_validator("aa")
     @classmethod

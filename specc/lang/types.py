@@ -20,7 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu"]
+Activation = Literal["relu", "relu6", "silu", "hardswish", "gelu", "leaky_relu"]
 Padding = Literal["symmetric", "same"]
 
 # Names become file names, folder names and Python identifiers: always matched against the
@@ -33,9 +33,14 @@ CLASS_NAME_PATTERN = re.compile(r"[A-Z][A-Za-z0-9_]{0,63}")
 class StrictModel(BaseModel):
     """Base of every spec model: unknown keys are errors, values are immutable, and types are
     strict: a boolean or a string is never read as a number (`kernel: true`, `channels: "8"`),
-    a number never as a string; an integer is still accepted where a float is expected."""
+    a number never as a string; an integer is still accepted where a float is expected.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    A field's description (`specc schema`) is its `Field(description=...)` or the docstring
+    written under it."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
 
 
 def _no_bool(value: Any) -> Any:

@@ -24,7 +24,9 @@ What each op saves (PyTorch's `derivatives.yaml`, checked against
 - max pool: the input and the int64 indices; the mean pools (SE, classifier) nothing;
 - drop path: the per-sample mask (one element per image); dropout: the mask (CPU: the
   input's dtype, CUDA's fused kernel: one byte per element);
-- add, concat, flatten: nothing.
+- average pools (stage pools, transitions): the input; GRN: its input, the per-channel
+  norm and scale, the denominator and the product x * scale;
+- add, concat, flatten, a split's slices (views) and a channel shuffle: nothing.
 
 Under autocast (bf16/fp16) convs and linears compute in the low precision and everything
 downstream stays in it (norms, activations, adds), except the per-channel/per-pixel norm
@@ -44,8 +46,11 @@ from typing import Any, Literal
 import networkx as nx
 
 from specc.ir.nodes import (
+    GRN,
     Act,
+    AdaptiveAvgPool,
     Add,
+    AvgPool,
     Concat,
     Conv,
     Dropout,
@@ -60,6 +65,8 @@ from specc.ir.nodes import (
     Mul,
     Norm,
     OpBase,
+    Shuffle,
+    Slice,
 )
 
 Dtype = Literal["float32", "bfloat16", "float16", "int64", "uint8", "bool"]
@@ -70,8 +77,10 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 # Activations whose PyTorch backward reads the output (so an in-place one saves nothing
 # new); the others read the input.
 SAVES_OUTPUT = frozenset({"relu", "sigmoid"})
+# In place, leaky ReLU's backward reads its result too (out of place, its input).
+SAVES_OUTPUT_IN_PLACE = SAVES_OUTPUT | {"leaky_relu"}
 # Module classes with an `inplace` flag: ConvNormAct sets it on the norm's fresh output.
-HAS_INPLACE = frozenset({"relu", "relu6", "silu", "hardswish", "hard_sigmoid"})
+HAS_INPLACE = frozenset({"relu", "relu6", "silu", "hardswish", "hard_sigmoid", "leaky_relu"})
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def _act(v: NodeView) -> Step:
         return Step([], v.alias())
     if v.inplace:
         out = v.alias()
-        if op.fn in SAVES_OUTPUT:
+        if op.fn in SAVES_OUTPUT_IN_PLACE:
             return Step([v.keep(out)], out)
         # the input is overwritten: autograd keeps a copy of it
         return Step([Saved(f"{v.name}.original", x.elements, x.dtype)], out)
@@ -269,6 +278,38 @@ def _pool(v: NodeView) -> Step:
 def _maxpool(v: NodeView) -> Step:
     out = v.fresh()
     return Step([v.keep(v.inputs[0]), Saved(f"{v.name}.indices", out.elements, "int64")], out)
+
+
+def _avgpool(v: NodeView) -> Step:
+    # avg_pool2d's and adaptive_avg_pool2d's backward read the input
+    return Step([v.keep(v.inputs[0])], v.fresh())
+
+
+def _grn(v: NodeView) -> Step:
+    # x.norm saves x and the norm; the division the norm and the denominator; x * scale
+    # x and the scale; addcmul the product (and the weight, a parameter: not counted)
+    x = v.inputs[0]
+    channels = x.shape[0]
+    saved = [
+        v.keep(x),
+        Saved(f"{v.name}.norm", channels, x.dtype),
+        Saved(f"{v.name}.denominator", 1, x.dtype),
+        Saved(f"{v.name}.scale", channels, x.dtype),
+        Saved(f"{v.name}.product", x.elements, x.dtype),
+    ]
+    return Step(saved, v.fresh("float32"))
+
+
+def _slice(v: NodeView) -> Step:
+    # one part of x.split(...): a view of its input, nothing saved; an op that saves the
+    # view holds the whole storage (counted once, with its input's size)
+    x = v.inputs[0]
+    return Step([], Tensor(x.storage, x.elements, x.dtype, v.shape))
+
+
+def _shuffle(v: NodeView) -> Step:
+    # view, transpose, contiguous (a fresh copy), view: nothing saved
+    return Step([], v.fresh())
 
 
 def _drop_path(v: NodeView) -> Step:
@@ -313,6 +354,11 @@ RULES: dict[type[OpBase], Rule] = {
     LayerScale: _layer_scale,
     Add: _add,
     Concat: _concat,
+    Slice: _slice,
+    Shuffle: _shuffle,
+    AvgPool: _avgpool,
+    AdaptiveAvgPool: _avgpool,
+    GRN: _grn,
     DropPath: _drop_path,
     Dropout: _dropout,
     Flatten: _flatten,

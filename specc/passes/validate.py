@@ -4,7 +4,8 @@ Checked: cycles; nodes unreachable from the input or not leading to the output; 
 counts; each node's stored shape against the shape its op infers from its inputs; channel
 bookkeeping of convs and linears (declared input width equals the incoming tensor, group
 divisibility); non-positive channels; spatial sizes collapsing below 1; residual adds,
-gating multiplies and concatenations whose operands do not fit.
+gating multiplies and concatenations whose operands do not fit; pools padded past half
+their kernel.
 
 The per-op checks `match` over every op class of `specc.ir.nodes` (mypy checks the match is
 exhaustive), so a new op cannot be added without deciding what is checked for it. Problems
@@ -19,8 +20,11 @@ from typing import assert_never
 import networkx as nx
 
 from specc.ir.nodes import (
+    GRN,
     Act,
+    AdaptiveAvgPool,
     Add,
+    AvgPool,
     Concat,
     Conv,
     Dropout,
@@ -36,6 +40,8 @@ from specc.ir.nodes import (
     Norm,
     Op,
     Shape,
+    Shuffle,
+    Slice,
     infer_shape,
 )
 from specc.ir.nodes import format_shape as fmt
@@ -101,14 +107,14 @@ def _check_op(op: Op, inputs: list[Shape]) -> list[str]:
             if op.in_features != inputs[0][0]:
                 return [f"linear expects {op.in_features} features, gets {inputs[0][0]}"]
             return []
-        case MaxPool():
-            if 2 * op.padding > op.kernel:
-                return [f"max pool padding {op.padding} over half its kernel"]
-            return []
+        case MaxPool() | AvgPool():
+            return _check_pool(op)
+        case AdaptiveAvgPool():
+            return [] if op.size >= 1 else [f"adaptive pool to a {op.size}x{op.size} map"]
         case Add():
-            left, right = inputs
-            if left != right:
-                return [f"shape mismatch at residual add: {fmt(left)} vs {fmt(right)}"]
+            if any(shape != inputs[0] for shape in inputs[1:]):
+                shapes = " vs ".join(fmt(shape) for shape in inputs)
+                return [f"shape mismatch at residual add: {shapes}"]
             return []
         case Mul():
             left, right = inputs
@@ -116,17 +122,34 @@ def _check_op(op: Op, inputs: list[Shape]) -> list[str]:
                 return [f"shape mismatch at scale: {fmt(left)} vs {fmt(right)}"]
             return []
         case Concat():
-            first, second = inputs
-            if first[1:] != second[1:]:
-                return [f"concat of maps of different sizes: {fmt(first)} vs {fmt(second)}"]
+            if any(shape[1:] != inputs[0][1:] for shape in inputs[1:]):
+                shapes = " vs ".join(fmt(shape) for shape in inputs)
+                return [f"concat of maps of different sizes: {shapes}"]
+            return []
+        case Slice():
+            if not 0 <= op.start < op.stop <= inputs[0][0]:
+                return [f"slice [{op.start}, {op.stop}) outside the {inputs[0][0]} channels"]
+            return []
+        case Shuffle():
+            if op.groups < 1 or inputs[0][0] % op.groups:
+                return [f"{op.groups} shuffle groups do not divide {inputs[0][0]} channels"]
             return []
         case (
-            Input() | Norm() | Act() | GlobalPool() | LayerScale() | DropPath() | Dropout()
-            | Flatten()
+            Input() | Norm() | Act() | GlobalPool() | GRN() | LayerScale() | DropPath()
+            | Dropout() | Flatten()
         ):  # fmt: skip
             return []
         case _:
             assert_never(op)
+
+
+def _check_pool(op: MaxPool | AvgPool) -> list[str]:
+    # PyTorch refuses padding over half the kernel (a window of padding alone).
+    if op.kernel < 1 or op.stride < 1:
+        return [f"{op.name} kernel {op.kernel} / stride {op.stride} below 1"]
+    if 2 * op.padding > op.kernel:
+        return [f"{op.name} padding {op.padding} over half its kernel {op.kernel}"]
+    return []
 
 
 def _check_conv(op: Conv, actual: int) -> list[str]:

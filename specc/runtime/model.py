@@ -34,8 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from specc.build.folder import COMMITTED
-from specc.diagnostics import UserError
+from specc.build.folder import settle
+from specc.diagnostics import SpecError, UserError
 
 MODEL_FILE, RECORD_FILE = "model.py", "architecture.json"
 # Where a nested state dict lives, in the order looked at (EMA ones with ema=True).
@@ -66,24 +66,31 @@ class GeneratedFolder:
 
 def open_folder(path: str | Path) -> GeneratedFolder:
     """The generated folder at `path` (or the folder of a model.py); UserError naming what
-    is missing, or when a build of it was interrupted and left two builds' files."""
+    is missing. A build of it that a kill interrupted is finished first (under the build
+    lock), so a reader sees one complete build; UserError with the repair if it cannot."""
     path = Path(path)
     folder = path.parent if path.name == MODEL_FILE and path.is_file() else path
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder", hint="build it with specc build first")
+    settle_folder(folder)
     source = folder / MODEL_FILE
     if not source.is_file():
         raise UserError(
             f"{folder}: not a generated folder (no {MODEL_FILE})",
             hint="build it with specc build first",
         )
-    if (folder / COMMITTED).exists():
-        raise UserError(
-            f"{folder}: a build of this folder was interrupted and left files of two builds",
-            hint=f"rebuild it (specc build SPEC --out {folder}) to finish or replace that build",
-        )
     shape, params, macs = _read_record(folder / RECORD_FILE)
     return GeneratedFolder(folder, source, shape, params, macs)
+
+
+def settle_folder(folder: Path) -> None:
+    """Finish a build of `folder` that a kill interrupted (`specc.build.folder.settle`);
+    UserError naming the repair when it cannot. Every reader of a folder calls this first."""
+    try:
+        settle(folder)
+    except SpecError as error:
+        first = error.diagnostics[0]
+        raise UserError(f"{folder}: {first.message}", hint=first.hint) from None
 
 
 def _read_record(path: Path) -> tuple[tuple[int, int, int] | None, int | None, int | None]:

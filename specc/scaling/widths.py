@@ -10,6 +10,7 @@ located warnings, naming the spec field whose number was scaled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from specc.diagnostics import Diagnostic
@@ -48,6 +49,16 @@ class Widths:
         if spec.scaling.stem == "fixed":
             return spec.stem.channels
         return self._watched(lambda: self.round(self.capped(spec.stem.channels)), "stem")
+
+    def stem_deep(self) -> list[int]:
+        """A deep stem's inner widths, scaled as the stem is."""
+        spec = self.loaded.spec
+        if spec.scaling.stem == "fixed":
+            return list(spec.stem.deep)
+        return [self._watched(partial(self._scaled, c), "stem") for c in spec.stem.deep]
+
+    def _scaled(self, channels: int) -> int:
+        return self.round(self.capped(channels))
 
     def stage(self, index: int, rule: Callable[[Any, Callable[[Number], int]], int]) -> int:
         """A stage's output width by its block kind's `rule` (`BlockKind.channels`: a

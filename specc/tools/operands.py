@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from specc.build.architecture import Architecture
-from specc.build.folder import MARKER
+from specc.build.folder import MARKER, settle
 from specc.build.record import SCHEMA_VERSION
 from specc.diagnostics import Diagnostic, Location, SpecError, dotted
 from specc.scaling.selector import Selector
@@ -84,6 +84,7 @@ def open_operand(text: str, *, allow_large: bool = False) -> Operand:
             message = "a generated folder is already built; @... applies to spec files only"
             raise SpecError([Diagnostic(message, Location(text))])
         file = path / MARKER if path.is_dir() else path
+        settle(file.parent)  # a build a kill interrupted: finished, or refused
         return Operand(text, "folder", read_record(file), folder=file.parent)
     if not path.exists():
         raise SpecError([Diagnostic("no such file or folder", Location(str(path)))])

@@ -47,6 +47,21 @@ FAMILY_CASES = {
     "lcnet_100": ("timm", {}, FAMILY / "lcnet_100.yaml", {}),
     "efficientnet_es": ("timm", {}, FAMILY / "efficientnet_es.yaml", {}),
 }
+# Plain-CNN parts and newer block internals (issue 17), tests/data/zoo.
+NEW_PARTS = {
+    "convnextv2_atto": ("timm", {}, FAMILY / "convnextv2_atto.yaml", {}),
+    "resnet50d": ("timm", {}, FAMILY / "resnet50d.yaml", {}),
+    "efficientnetv2_rw_s": ("timm", {}, FAMILY / "efficientnetv2_rw_s.yaml", {}),
+    "vgg11_bn": ("torchvision", {}, FAMILY / "vgg11_bn.yaml", {}),
+}
+NO_NORM = [f"stages[{i}].norm=false" for i in range(4)]
+FAMILY_CASES["vgg11"] = (
+    "torchvision",
+    {},
+    FAMILY / "vgg11_bn.yaml",
+    {"overrides": ["stem.norm=false", *NO_NORM]},
+)
+FAMILY_CASES.update(NEW_PARTS)
 CASES.update(FAMILY_CASES)
 
 
@@ -69,6 +84,9 @@ def randomised(model):
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.copy_(torch.rand(shape, generator=generator) - 0.5)
             module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+        if type(module).__name__ == "GlobalResponseNorm":  # zeros: the identity
+            module.weight.data.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(module.bias.shape, generator=generator) - 0.5)
         scale = getattr(module, "layer_scale", getattr(module, "gamma", None))
         if isinstance(scale, torch.nn.Parameter):  # ConvNeXt's 1e-6 would hide the branch
             scale.data.copy_(torch.rand(scale.shape, generator=generator) + 0.5)
@@ -110,6 +128,18 @@ def test_scaled_members_run_and_match_the_analysis(spec, phi):
     with torch.no_grad():
         out = model(torch.randn(1, 3, size, size))
     assert out.shape == (1, arch.resolved.num_classes)
+
+
+@pytest.mark.parametrize("spec", sorted(NEW_PARTS))
+@pytest.mark.parametrize("phi", [1, 2])
+def test_new_part_members_have_the_reported_params_and_feature_shapes(spec, phi):
+    arch = specc.compile(NEW_PARTS[spec][2], phi=phi)
+    model = specc.instantiate(arch).eval()
+    assert sum(p.numel() for p in model.parameters()) == arch.params
+    size = arch.resolved.resolution
+    with torch.no_grad():
+        features = model.features(torch.randn(1, 3, size, size))
+    assert [tuple(f.shape[1:]) for f in features] == [e.shape for e in arch.endpoints()]
 
 
 @pytest.mark.parametrize("size", [225, 240, 97])
@@ -173,5 +203,56 @@ def test_bad_part_fields_are_located_and_nothing_is_written(tmp_path, case):
     assert message in result.output
     line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if new in t)
     assert f"{path}:{line}:" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+BAD_NEW_OPTIONS = {
+    # spec, old text, new text, field path, message
+    "pool padding": (
+        "vgg11_bn.yaml", "channels: 128, repeats: 1, bias: true, pool: {kind: max, kernel: 2,",
+        "channels: 128, repeats: 1, bias: true, pool: {kind: max, padding: 2, kernel: 2,",
+        "stages[0].pool", "padding must be at most half the kernel",
+    ),
+    "max pool divisor": (
+        "vgg11_bn.yaml", "channels: 256, repeats: 2, bias: true, pool: {kind: max,",
+        "channels: 256, repeats: 2, bias: true, pool: {count_include_pad: false, kind: max,",
+        "stages[1].pool", "count_include_pad is for average pools",
+    ),
+    "pool size": ("vgg11_bn.yaml", "pool_size: 7", "pool_size: 0", "classifier.pool_size",
+                  "greater than or equal to 1"),
+    "hidden dropout": ("vgg11_bn.yaml", "{channels: 4096, dropout: 0.5}",
+                       "{channels: 4096, dropout: 1.5}", "classifier.hidden[0].dropout",
+                       "less than 1"),
+    "conv bias": ("vgg11_bn.yaml", "repeats: 1, bias: true", "repeats: 1, bias: 1",
+                  "stages[0].bias", "expected true or false"),
+    "deep stem": ("resnet50d.yaml", "deep: [32, 32]", "deep: [32, -1]", "stem.deep[1]",
+                  "greater than or equal to 1"),
+    "shortcut": ("resnet50d.yaml", "repeats: 3, shortcut: avg_down}",
+                 "repeats: 3, shortcut: avgdown}", "stages[0].shortcut", "'avg_down'"),
+    "grn": ("convnextv2_atto.yaml", "repeats: 2, grn: true", "repeats: 2, grn: 2",
+            "stages[0].grn", "expected true or false"),
+    "edge residual": ("efficientnetv2_rw_s.yaml", "expand: 1, expand_conv: always",
+                      "expand: 1, expand_conv: sometimes", "stages[0].expand_conv", "'always'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NEW_OPTIONS))
+def test_bad_new_options_are_located_and_nothing_is_written(tmp_path, case):
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    spec, old, new, field, message = BAD_NEW_OPTIONS[case]
+    text = (FAMILY / spec).read_text()
+    assert old in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(old, new, 1))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(path), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if new in t)
+    assert f"{path}:{line}:" in result.output and f"{field}:" in result.output
+    assert message in result.output
     assert "Traceback" not in result.output
     assert not out.exists()

@@ -3,6 +3,7 @@ complete build, and concurrent builds take turns."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -93,15 +94,20 @@ def test_only_files_the_manifest_names_are_removed(tmp_path, builds):
     folder = tmp_path / "out"
     specc.write(arch0, folder)
     (folder / "extra.txt").write_text("made by an earlier build")
+    (folder / "unproven.txt").write_text("named, but with no hash")
     (tmp_path / "outside.txt").write_text("not in the folder")
-    names = [*files0, "extra.txt", "../outside.txt", "runs", "/etc/passwd"]
-    (folder / MANIFEST).write_text(json.dumps({"generated_by": "specc", "files": names}))
+    names = [*files0, "extra.txt", "unproven.txt", "../outside.txt", "runs", "/etc/passwd"]
+    hashes = json.loads(specc.build.folder.manifest_text(files0))["sha256"]
+    hashes["extra.txt"] = hashlib.sha256(b"made by an earlier build").hexdigest()
+    manifest = {"generated_by": "specc", "files": names, "sha256": hashes}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
     (folder / "runs").mkdir()
     (folder / "runs" / "x").write_text("kept")
     check = specc.write(arch0, folder, check=True)
     assert f"{folder / 'extra.txt'}: generated before, no longer made" in check.changed
     specc.write(arch0, folder)
     assert not (folder / "extra.txt").exists()
+    assert (folder / "unproven.txt").exists()  # no hash proves specc wrote it
     assert (tmp_path / "outside.txt").exists() and (folder / "runs" / "x").read_text() == "kept"
 
 

@@ -13,6 +13,9 @@ template switch, compared byte for byte.
     every_kind          every kind in one network: conv with skip, mixed kernels, SE variants
     efficientnet_lite   TF 'same' padding (Conv2dSame)
     mixnet_s            mixed kernels (MixedConv2d), split 1x1s
+    cspresnet50         YAML block graphs: split, chained kind, concat, when (Identity)
+    yolo_c2f            YAML block graphs: collecting chain, when on an op (a flag)
+    shufflenet_v2_x1_0  YAML block graphs: channel shuffle, two branches, inner stride
 
 After a reviewed change to the compiler or an emitter, rewrite them with
 `pytest tests/golden --update-golden` and review the diff like code.
@@ -40,6 +43,9 @@ NETWORKS = {
     "every_kind": ROOT / "tests" / "data" / "every_kind.yaml",
     "efficientnet_lite": ROOT / "specs" / "efficientnet_lite.yaml",
     "mixnet_s": ROOT / "specs" / "mixnet_s.yaml",
+    "cspresnet50": ROOT / "tests" / "data" / "zoo" / "cspresnet50.yaml",
+    "yolo_c2f": ROOT / "specs" / "yolo_c2f.yaml",
+    "shufflenet_v2_x1_0": ROOT / "tests" / "data" / "zoo" / "shufflenet_v2_x1_0.yaml",
 }
 
 

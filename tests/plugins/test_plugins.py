@@ -290,3 +290,134 @@ def test_a_plugin_failing_while_building_is_named_not_a_traceback(tmp_path):
     assert "plugin 'fails-ghost' (entry point 'ghost_fails = fails_ghost:KIND')" in result.stderr
     assert "its `lower` failed: ZeroDivisionError: the plugin divided by zero" in result.stderr
     assert not out.exists()
+
+
+_OWN_SE = (
+    "import typing, specc_ghostnet\n"
+    "from pydantic import Field\n"
+    "from specc.blocks.kind import BlockKind\n"
+    "class Stage(specc_ghostnet.GhostStage):\n"
+    "    block: typing.Literal['{name}']\n"
+    "    se: int = Field(0, description='a count of its own, not the SE part')\n"
+    "{extra}"
+    "def plan(stage, site, ctx):\n"
+    "    return specc_ghostnet.KIND.plan(stage.model_copy(update={{'se': None}}), site, ctx)\n"
+    "K = specc_ghostnet.KIND\n"
+    "KIND = BlockKind(name='{name}', schema=Stage, plan=plan, lower=K.lower,\n"
+    "                 emitter=K.emitter, channels=K.channels)\n"
+)
+
+
+def test_plugin_fields_named_like_builtin_ones(tmp_path):
+    """A plugin's own field named like a part's field (`se`, an int here) is the plugin's:
+    validate, show and build use it without touching specc's SE handling. A plugin that
+    redefines a field every stage has (`stride`), which specc reads itself, is refused by
+    name instead of failing later."""
+    root = tmp_path / "site"
+    for name, extra in (("ghost_se", ""), ("ghost_stride", "    stride: int = 1\n")):
+        source = _OWN_SE.format(name=name, extra=extra)
+        _distribution(root, name.replace("_", "-"), name, name, source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    base = SPEC.read_text()
+    old = next(line for line in base.splitlines() if "block: ghost, kernel: 5" in line)
+    new = "  - {block: ghost_se, kernel: 5, stride: 2, channels: 40, expanded: 72, se: 3}"
+    spec = tmp_path / "own_se.yaml"
+    spec.write_text(base.replace(old, new))
+    for command in ("validate", "show"):
+        result = specc(command, spec, path=[GHOSTNET, root])
+        assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert specc("build", spec, "--out", out, path=[GHOSTNET, root]).returncode == 0
+    assert (out / "model.py").exists()
+
+    spec.write_text(base.replace(old, new.replace("ghost_se", "ghost_stride")))
+    result = specc("build", spec, "--out", tmp_path / "no", path=[GHOSTNET, root])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "its schema redefines `stride`" in result.stderr
+    assert not (tmp_path / "no").exists()
+
+
+# --- code from data (issue 18): whatever a plugin returns, model.py runs none of it --------
+
+_PAYLOAD = "__import__('pathlib').Path('PWNED').touch()"
+_HOSTILE = {
+    # A description echoing a spec string with a newline: it would end the `# stage` comment.
+    "describe": f"describe=lambda stage: 'ghost\\n{_PAYLOAD}\\n# '",
+    # Closing quotes in the parameter-names text of the module docstring.
+    "parameters": "emitter=dataclasses.replace(\n"
+    f'    specc_ghostnet.KIND.emitter, parameters=\'x\\"\\"\\"\\n{_PAYLOAD}\\n\\"\\"\\"\'\n)',
+    # Code that is not one of specc's tables, as a constructor argument.
+    "arguments": "emitter=dataclasses.replace(\n"
+    "    specc_ghostnet.KIND.emitter,\n"
+    "    arguments=lambda plan, ctx: specc_ghostnet._arguments(plan, ctx)\n"
+    f"    + [('expanded', Code({_PAYLOAD!r}))],\n)",
+}
+
+
+@pytest.mark.parametrize("field", sorted(_HOSTILE))
+def test_nothing_a_plugin_returns_becomes_code(tmp_path, field):
+    root = tmp_path / "site"
+    name = f"ghost_{field}"
+    source = (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "from specc.blocks.kind import Code\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        f"    block: typing.Literal['{name}']\n"
+        "KIND = dataclasses.replace(\n"
+        f"    specc_ghostnet.KIND, name='{name}', schema=Stage,\n"
+        f"    {_HOSTILE[field]},\n"
+        ")\n"
+    )
+    _distribution(root, f"hostile-{field}", name, f"hostile_{field}", source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    spec = tmp_path / "uses.yaml"
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", f"block: {name}, kernel: 5")
+    )
+    out = tmp_path / "out"
+    result = specc("build", spec, "--out", out, path=[GHOSTNET, root, ROOT], cwd=tmp_path)
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:  # built: the text is inert in a comment or docstring
+        python(f"import specc; specc.load_model({str(out)!r})", [GHOSTNET, ROOT])
+    else:  # refused: the plugin is named, nothing written
+        assert result.returncode == 1 and f"'hostile-{field}'" in result.stderr, result.stderr
+        assert not out.exists()
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
+def test_validate_strict_checks_a_plugins_module_against_its_ir(tmp_path):
+    """`validate --strict` builds the module (meta device) and compares every IR node's
+    parameters and output shape with the module of its path: the GhostNet plugin passes; a
+    plugin whose IR counts a layer its template never builds is refused, the node named."""
+    result = specc("validate", "--strict", SPEC, path=[GHOSTNET])
+    assert result.returncode == 0, result.stderr
+    assert "modules match the IR" in result.stdout
+    root = tmp_path / "site"
+    source = (
+        "import dataclasses, typing, specc_ghostnet\n"
+        "from specc.ir.graph import Scope\n"
+        "from specc.ir.nodes import LayerScale\n"
+        "class Stage(specc_ghostnet.GhostStage):\n"
+        "    block: typing.Literal['ghost_lies']\n"
+        "def lower(builder, plan, x, ctx):\n"
+        "    out = specc_ghostnet.KIND.lower(builder, plan, x, ctx)\n"
+        "    scope = Scope('stage', plan.stage, plan.index, 'phantom')\n"
+        "    return builder.add(f'{plan.name}.phantom', LayerScale(), [out], scope)\n"
+        "KIND = dataclasses.replace(\n"
+        "    specc_ghostnet.KIND, name='ghost_lies', schema=Stage, lower=lower\n"
+        ")\n"
+    )
+    _distribution(root, "lying-ghost", "ghost_lies", "lying_ghost", source)
+    (root / "templates").mkdir()
+    shutil.copy(GHOSTNET / "specc_ghostnet" / "templates" / "ghost.py.j2", root / "templates")
+    spec = tmp_path / "lies.yaml"
+    spec.write_text(
+        SPEC.read_text().replace("block: ghost, kernel: 5", "block: ghost_lies, kernel: 5")
+    )
+    assert specc("validate", spec, path=[GHOSTNET, root]).returncode == 0  # the IR alone
+    result = specc("validate", "--strict", spec, path=[GHOSTNET, root])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the generated module does not have the numbers its IR reports" in result.stderr
+    assert "stages.2.0.phantom: the IR counts 40 parameters, the module has no" in result.stderr

@@ -229,13 +229,13 @@ def test_a_signal_mid_epoch_checkpoints_and_resume_is_exact(
         stopped = train(*args, "--out", str(parts))
     assert stopped.exit_code == code, stopped.output
     name = signal.Signals(number).name
-    assert f"{name} at epoch 1 step 1: checkpoint written to {parts / 'last.pt'}" in stopped.output
-    assert "--resume" in stopped.output
+    assert f"{name} at epoch 1 step 4: checkpoint written to {parts / 'last.pt'}" in stopped.output
+    assert f"--out {parts} --resume --data {args[2]} --epochs 2" in stopped.output
     assert torch.load(parts / "last.pt", weights_only=True)["step"] == 4
     assert len(rows(parts)) == 1
     resumed = train(*args, "--out", str(parts), "--resume")
     assert resumed.exit_code == 0, resumed.output
-    assert "resumed from" in resumed.output and "at epoch 1 step 1" in resumed.output
+    assert "resumed from" in resumed.output and "at epoch 1 step 4" in resumed.output
     assert_same_run(whole, parts)
 
 
@@ -314,14 +314,16 @@ def test_a_rebuild_keeps_the_run_and_off_a_terminal_progress_is_plain_lines(
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        (["train", "x/train.yaml"], "specc train needs torch and torchvision: pip install "
-                                    "'specc[train]' (missing: torch)"),
+        (["train", "CONFIG", "--data", "synthetic"],
+         "specc train needs torch and torchvision: pip install 'specc[train]' (missing: torch)"),
         (["weights", "import", "a.pth", "--into", "x"], "needs torch: pip install 'specc[torch]'"),
     ],
 )  # fmt: skip
-def test_without_torch_the_commands_say_what_to_install(monkeypatch, command, message):
+def test_without_torch_the_commands_say_what_to_install(monkeypatch, model_dir, command, message):
+    """(After the checks that need no torch: train's config here is a real one.)"""
     import importlib.util
 
+    command = [str(model_dir / "train.yaml") if word == "CONFIG" else word for word in command]
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
@@ -351,16 +353,17 @@ def test_a_config_without_the_build_record_is_still_checked_before_step_one(tmp_
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
-def test_a_resume_with_another_recipe_names_what_differs(tmp_path, model_dir):
-    """The README's flow: train with --set, resume. Without the same --set the resume is
-    refused, naming the key and its two values; with it, the run goes on."""
+def test_a_resume_keeps_the_runs_own_settings_and_names_a_changed_one(tmp_path, model_dir):
+    """The README's flow: train with --set, resume. The checkpoint keeps the run's --set, so
+    a bare --resume goes on with hflip=0; another value for it is refused, naming the key
+    and its two values."""
     config, out = str(model_dir / "train.yaml"), str(tmp_path / "o")
     first = train(config, *SYNTHETIC, "--out", out, "--set", "hflip=0")
     assert first.exit_code == 0, first.output
-    refused = train(config, *SYNTHETIC, "--out", out, "--resume")
+    assert "--resume --data synthetic --set hflip=0" in first.output  # the printed command
+    refused = train(config, *SYNTHETIC, "--out", out, "--resume", "--set", "hflip=0.5")
     assert refused.exit_code == 1
     assert "hflip: 0.0 in the checkpoint, 0.5 now" in refused.output
     assert "pass the same --set values when resuming" in refused.output
-    again = train(config, "--data", "synthetic", "--synthetic-images", "16", "--max-steps", "3",
-                  "--out", out, "--resume", "--set", "hflip=0")  # fmt: skip
+    again = train(config, "--synthetic-images", "16", "--max-steps", "3", "--out", out, "--resume")
     assert again.exit_code == 0, again.output

@@ -83,8 +83,10 @@ def test_resume_ends_with_the_same_weights(tmp_path, model_dir):
     first = train(
         config, "--data", str(data), "--epochs", "2", "--out", str(parts), "--max-steps", "4"
     )
-    assert first.exit_code == 0 and "stopped at step 4" in first.output
-    second = train(config, "--data", str(data), "--epochs", "2", "--out", str(parts), "--resume")
+    assert first.exit_code == 0 and "stopped at epoch 1 step 4; continue with: " in first.output
+    assert f"--out {parts} --resume --data {data} --epochs 2" in first.output
+    # The checkpoint keeps the run's --epochs: a bare --resume continues the same 2 epochs.
+    second = train(config, "--out", str(parts), "--resume")
     assert second.exit_code == 0, second.output
     a = torch.load(whole / "last.pt", weights_only=True)
     b = torch.load(parts / "last.pt", weights_only=True)

@@ -78,7 +78,7 @@ def fake_trainer(tmp_path, monkeypatch):
     script = tmp_path / "trainer.py"
     script.write_text(FAKE_TRAINER)
 
-    def command(config, data, out, epochs, gpus):
+    def command(config, data, out, epochs, gpus, seed=None):
         return [sys.executable, str(script), "--out", str(out), str(epochs)]
 
     monkeypatch.setattr(ev, "train_command", command)

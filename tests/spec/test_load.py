@@ -146,3 +146,44 @@ def test_schema_lists_block_kinds_from_the_registry():
         if "block" in d.get("properties", {})
     }
     assert set(KINDS) <= consts
+
+
+def _properties(schema):
+    """(model, field, property) of every field in the schema, nested models included."""
+    models = [("Spec", schema), *schema["$defs"].items()]
+    for model, definition in models:
+        for field, prop in definition.get("properties", {}).items():
+            yield model, field, prop
+
+
+def test_every_schema_field_has_a_description():
+    """`specc schema` documents every field a spec may hold, so a user never needs the
+    source to know what one means."""
+    from specc.lang.schema import Spec
+
+    missing = [
+        f"{model}.{field}"
+        for model, field, prop in _properties(Spec.model_json_schema())
+        if not prop.get("description")
+    ]
+    assert missing == []
+
+
+def test_schema_offers_kernel_lists_only_to_kinds_that_take_them():
+    from specc.blocks.registry import KINDS
+    from specc.lang.schema import Spec
+
+    schema = Spec.model_json_schema()
+    by_kind = {
+        d["properties"]["block"].get("const"): d["properties"]["kernel"]
+        for d in schema["$defs"].values()
+        if "block" in d.get("properties", {})
+    }
+    for name, kind in KINDS.items():
+        arms = by_kind[name].get("anyOf", [by_kind[name]])
+        takes_lists = any(arm.get("type") == "array" for arm in arms)
+        assert takes_lists == kind.schema.mixed_kernels, name
+    assert {name for name, kind in KINDS.items() if kind.schema.mixed_kernels} == {
+        "mbconv",
+        "dsconv",
+    }

@@ -10,12 +10,14 @@ from specc.blocks.parts.residual import shortcut_arguments
 
 
 def arguments(plan: BasicPlan, ctx: EmitContext) -> list[Argument]:
-    args = shape_arguments(plan, kernel_default=3) + shortcut_arguments(plan, plan.projection)
+    args = shape_arguments(plan, kernel_default=3) + shortcut_arguments(
+        plan, plan.projection, plan.avg_down
+    )
     return args + padding_argument(plan.kernel, plan.stride, ctx)
 
 
 def parts(plan: BasicPlan) -> frozenset[str]:
-    return uses(drop_path=True)
+    return uses(avg_down=plan.avg_down, drop_path=True)
 
 
 EMITTER = BlockEmitter(

@@ -21,7 +21,9 @@ def lower(builder: GraphBuilder, plan: BasicPlan, x: str, ctx: LowerContext) -> 
         builder, f"{plan.name}.conv2", out, scope("conv2"), out_channels=plan.out_channels,
         kernel=plan.kernel, stride=1, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
-    shortcut = lower_shortcut(builder, plan, plan.projection, x, scope("shortcut"), ctx)
+    shortcut = lower_shortcut(
+        builder, plan, plan.projection, x, scope("shortcut"), ctx, avg_down=plan.avg_down
+    )
     return residual_join(
         builder, plan.name, out, shortcut, scope("residual"), drop_path=plan.drop_path,
         activation=plan.activation,

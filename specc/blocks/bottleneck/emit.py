@@ -19,12 +19,12 @@ def arguments(plan: BottleneckPlan, ctx: EmitContext) -> list[Argument]:
     if plan.se is not None:
         args.append(("squeeze", plan.se.squeeze))
         args += se_arguments(plan.se, plan.activation)
-    args += shortcut_arguments(plan, plan.projection)
+    args += shortcut_arguments(plan, plan.projection, plan.avg_down)
     return args + padding_argument(plan.kernel, plan.stride, ctx)
 
 
 def parts(plan: BottleneckPlan) -> frozenset[str]:
-    return uses(squeeze_excite=plan.se is not None, drop_path=True)
+    return uses(avg_down=plan.avg_down, squeeze_excite=plan.se is not None, drop_path=True)
 
 
 def columns(stage: BottleneckStage, first: BottleneckPlan) -> StageColumns:

@@ -29,7 +29,9 @@ def lower(builder: GraphBuilder, plan: BottleneckPlan, x: str, ctx: LowerContext
         builder, f"{plan.name}.expand", out, scope("expand"),
         out_channels=plan.out_channels, kernel=1, stride=1, groups=1, activation=None, ctx=ctx,
     )  # fmt: skip
-    shortcut = lower_shortcut(builder, plan, plan.projection, x, scope("shortcut"), ctx)
+    shortcut = lower_shortcut(
+        builder, plan, plan.projection, x, scope("shortcut"), ctx, avg_down=plan.avg_down
+    )
     return residual_join(
         builder, plan.name, out, shortcut, scope("residual"), drop_path=plan.drop_path,
         activation=act,

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from specc.blocks.bottleneck.schema import BottleneckStage
 from specc.blocks.kind import BlockPlan, PlanContext
-from specc.blocks.parts.residual import needs_projection
+from specc.blocks.parts.residual import needs_projection, pools_shortcut
 from specc.blocks.parts.squeeze_excite import SEPlan, plan_se
 from specc.scaling.arith import Number
 
@@ -20,6 +20,7 @@ class BottleneckPlan(BlockPlan):
     groups: int
     se: SEPlan | None
     projection: bool  # the shortcut is a strided 1x1 conv + norm
+    avg_down: bool  # ResNet-D: the projection's stride is a 2x2 average pool before it
 
 
 def channels(stage: BottleneckStage, round_width: Callable[[Number], int]) -> int:
@@ -49,12 +50,12 @@ def inner_width(stage: BottleneckStage, out_channels: int) -> tuple[int, int]:
 
 def plan(stage: BottleneckStage, site: BlockPlan, ctx: PlanContext) -> BottleneckPlan:
     width, groups = inner_width(stage, site.out_channels)
+    projection = needs_projection(stage.shortcut, site.in_channels, site.out_channels, site.stride)
     return BottleneckPlan.of(
         site,
         width=width,
         groups=groups,
         se=plan_se(stage.se, site.in_channels, width, ctx.rules),
-        projection=needs_projection(
-            stage.shortcut, site.in_channels, site.out_channels, site.stride
-        ),
+        projection=projection,
+        avg_down=pools_shortcut(stage.shortcut, projection, site.stride),
     )

@@ -12,6 +12,10 @@ from specc.blocks.parts.conv_norm_act import padding_argument
 def arguments(plan: ConvPlan, ctx: EmitContext) -> list[Argument]:
     args = shape_arguments(plan, positional_kernel=True)
     args += padding_argument(plan.kernel, plan.stride, ctx)
+    if plan.bias:
+        args.append(("bias", True))
+    if not plan.norm:
+        args.append(("norm", False))
     if plan.residual:
         args += [("skip", True), drop_path_argument(plan)]
     return args
@@ -26,5 +30,5 @@ EMITTER = BlockEmitter(
     template="conv_block.py.j2",
     arguments=arguments,
     parts=parts,
-    parameters="conv, bn",
+    parameters="conv, bn (absent with norm: false)",
 )

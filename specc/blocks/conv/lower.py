@@ -13,7 +13,7 @@ def lower(builder: GraphBuilder, plan: ConvPlan, x: str, ctx: LowerContext) -> s
     out = conv_norm_act(
         builder, plan.name, x, Scope("stage", plan.stage, plan.index, "conv"),
         out_channels=plan.out_channels, kernel=plan.kernel, stride=plan.stride, groups=1,
-        activation=plan.activation, ctx=ctx,
+        activation=plan.activation, ctx=ctx, bias=plan.bias, norm=plan.norm,
     )  # fmt: skip
     if not plan.residual:
         return out

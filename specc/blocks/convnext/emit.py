@@ -16,12 +16,14 @@ def arguments(plan: ConvNeXtPlan, ctx: EmitContext) -> list[Argument]:
         args.append(("layer_scale", plan.layer_scale))
     if not plan.residual:
         args.append(("skip", False))
+    if plan.grn:
+        args.append(("grn", True))
     return [*args, drop_path_argument(plan)]
 
 
 def parts(plan: ConvNeXtPlan) -> frozenset[str]:
     # The class always holds its DropPath, and its norms are the spec's (layer norm).
-    return uses(drop_path=True)
+    return uses(drop_path=True, grn=plan.grn)
 
 
 EMITTER = BlockEmitter(
@@ -30,5 +32,5 @@ EMITTER = BlockEmitter(
     arguments=arguments,
     parts=parts,
     parameters="downsample (first block of a stage that changes the stride or width), "
-    "layer_scale, dwconv, norm, fc1, fc2",
+    "layer_scale, dwconv, norm, fc1, grn (ConvNeXt V2), fc2",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from specc.blocks.convnext.plan import ConvNeXtPlan
 from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import norm_layer
+from specc.blocks.parts.pooling import lower_grn
 from specc.blocks.parts.residual import residual_join
 from specc.ir.graph import GraphBuilder, Scope
 from specc.ir.nodes import Act, Conv, LayerScale, conv_padding
@@ -28,6 +29,8 @@ def lower(builder: GraphBuilder, plan: ConvNeXtPlan, x: str, ctx: LowerContext) 
     out = norm_layer(builder, f"{plan.name}.norm", out, scope("norm"), ctx)
     out = conv("fc1", out, plan.expansion * width, 1, 1, 1)
     out = builder.add(f"{plan.name}.act", Act(plan.activation), [out], scope("act"))
+    if plan.grn:
+        out = lower_grn(builder, f"{plan.name}.grn", out, scope("grn"))
     out = conv("fc2", out, width, 1, 1, 1)
     if plan.layer_scale is not None:
         out = builder.add(f"{plan.name}.layer_scale", LayerScale(), [out], scope("layer_scale"))

@@ -15,6 +15,7 @@ class ConvNeXtPlan(BlockPlan):
     layer_scale: float | None  # the initial value; None: no layer scale
     downsample: bool  # norm + k x k stride-k conv first (the stride or the width changes)
     residual: bool
+    grn: bool  # a global response norm between the activation and the projection
 
     @property
     def kernel_size(self) -> int:
@@ -29,4 +30,5 @@ def plan(stage: ConvNeXtStage, site: BlockPlan, ctx: PlanContext) -> ConvNeXtPla
         layer_scale=stage.layer_scale,
         downsample=not site.keeps_shape,
         residual=stage.skip,
+        grn=stage.grn,
     )

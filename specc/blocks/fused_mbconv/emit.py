@@ -21,6 +21,8 @@ from specc.blocks.parts.squeeze_excite import describe_se, se_arguments
 
 def arguments(plan: FusedMBConvPlan, ctx: EmitContext) -> list[Argument]:
     args = [*shape_arguments(plan), ("expanded", plan.expanded)]
+    if plan.projects and plan.expanded == plan.in_channels:
+        args.append(("expand_conv", True))
     if "squeeze_excite" in ctx.parts:
         args.append(("squeeze", plan.se.squeeze if plan.se is not None else 0))
     if "drop_path" in ctx.parts:
@@ -52,5 +54,6 @@ EMITTER = BlockEmitter(
     template="fused_mbconv.py.j2",
     arguments=arguments,
     parts=parts,
-    parameters="fused, se, project (absent when the expanded width equals the input)",
+    parameters="fused, se, project (absent when the expanded width equals the input, unless "
+    "expand_conv)",
 )

@@ -14,7 +14,9 @@ from specc.blocks.parts.squeeze_excite import SEPlan, plan_se
 @dataclass(frozen=True, kw_only=True)
 class FusedMBConvPlan(BlockPlan):
     expanded: int
-    projects: bool  # a 1x1 projection follows (expanded != in); else the fused conv maps to out
+    # a 1x1 projection follows (expanded != in, or expand_conv: always); else the fused conv
+    # maps to out
+    projects: bool
     se: SEPlan | None
     residual: bool
 
@@ -29,7 +31,7 @@ def plan(stage: FusedMBConvStage, site: BlockPlan, ctx: PlanContext) -> FusedMBC
     return FusedMBConvPlan.of(
         site,
         expanded=expanded,
-        projects=expanded != site.in_channels,
+        projects=expanded != site.in_channels or stage.expand_conv == "always",
         se=plan_se(stage.se, site.in_channels, expanded, ctx.rules),
         residual=stage.skip and site.keeps_shape,
     )

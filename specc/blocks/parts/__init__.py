@@ -4,6 +4,7 @@
   and head layers;
 - `squeeze_excite`: the SE bottleneck's width and its nodes;
 - `residual`: the join (drop path, add, activation) and ResNet's shortcut;
+- `pooling`: max / average / adaptive pools (their module code), the global response norm;
 - `expansion`: the expanded width of inverted-residual blocks;
 - `arguments`: constructor arguments every kind's call starts with.
 

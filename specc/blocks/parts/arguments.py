@@ -16,6 +16,7 @@ ACTIVATIONS = {
     "silu": "nn.SiLU",
     "hardswish": "nn.Hardswish",
     "gelu": "nn.GELU",
+    "leaky_relu": "nn.LeakyReLU",
     "sigmoid": "nn.Sigmoid",
     "hard_sigmoid": "nn.Hardsigmoid",
 }

@@ -7,7 +7,7 @@ an optional activation; also the stem and head layers, which are one such part e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from specc.blocks.kind import Argument, Code, EmitContext, KernelSize, LowerContext
 from specc.blocks.parts.arguments import activation_argument
@@ -35,8 +35,11 @@ def conv_norm_act(
     activation: str | None,
     ctx: LowerContext,
     bias: bool = False,
+    norm: bool = True,
 ) -> str:
     """Lower one conv-norm-(act) layer reading tensor `x`; returns the output node id.
+    `norm=False` leaves the norm out (VGG without batch norm; the module's `bn` is an
+    identity).
 
     A tuple `kernel` is a mixed conv (MixConv): the channels are split over the kernels
     (`split_channels`), each split convolved with its own kernel, depthwise when `groups`
@@ -60,7 +63,8 @@ def conv_norm_act(
             groups=groups, padding=padding, bias=bias,
         )  # fmt: skip
     out = builder.add(f"{prefix}.conv", conv, [x], scope)
-    out = norm_layer(builder, f"{prefix}.bn", out, scope, ctx)
+    if norm:
+        out = norm_layer(builder, f"{prefix}.bn", out, scope, ctx)
     if activation is not None:
         out = builder.add(f"{prefix}.act", Act(activation), [out], scope)
     return out
@@ -93,29 +97,46 @@ class LayerPlan:
     kernel: int
     stride: int
     activation: str  # "identity" for none
-    pool: tuple[int, int, int] | None = None  # max pool kernel, stride, padding
+    pool: MaxPool | None = None  # the stem's max pool
     bias: bool = False
+    norm: bool = True  # False: no norm after the conv
+    deep: tuple[int, ...] = ()  # a deep stem's inner widths (ResNet-C/D), before out_channels
+
+    def convs(self) -> list[LayerPlan]:
+        """The layer's convs, one plan each: itself, or a deep stem's `stem.0`, `stem.1`, ...
+        (k x k each, the first carrying the stride, the last to `out_channels`)."""
+        if not self.deep:
+            return [self]
+        widths = (*self.deep, self.out_channels)
+        ins = (self.in_channels, *widths[:-1])
+        return [
+            replace(self, name=f"{self.name}.{i}", in_channels=cin, out_channels=cout,
+                    stride=self.stride if i == 0 else 1, pool=None, deep=())
+            for i, (cin, cout) in enumerate(zip(ins, widths, strict=True))
+        ]  # fmt: skip
 
     @property
     def reduction(self) -> int:
-        return self.stride * (self.pool[1] if self.pool else 1)
+        return self.stride * (self.pool.stride if self.pool else 1)
 
 
 def lower_layer(builder: GraphBuilder, layer: LayerPlan, x: str, ctx: LowerContext) -> str:
-    """The stem's or the head's conv-norm-act (without the stem's pool: `lower_pool`)."""
-    return conv_norm_act(
-        builder, layer.name, x, Scope(layer.name), out_channels=layer.out_channels,
-        kernel=layer.kernel, stride=layer.stride, groups=1,
-        activation=None if layer.activation == "identity" else layer.activation, ctx=ctx,
-        bias=layer.bias,
-    )  # fmt: skip
+    """The stem's or the head's conv-norm-act, or a deep stem's convs (without the stem's
+    pool: `lower_pool`)."""
+    for conv in layer.convs():
+        x = conv_norm_act(
+            builder, conv.name, x, Scope(layer.name), out_channels=conv.out_channels,
+            kernel=conv.kernel, stride=conv.stride, groups=1,
+            activation=None if conv.activation == "identity" else conv.activation, ctx=ctx,
+            bias=conv.bias, norm=conv.norm,
+        )  # fmt: skip
+    return x
 
 
 def lower_pool(builder: GraphBuilder, layer: LayerPlan, x: str) -> str:
     """The max pool that ends the stem (ResNet), node `stem_pool`."""
     assert layer.pool is not None
-    kernel, stride, padding = layer.pool
-    return builder.add(f"{layer.name}_pool", MaxPool(kernel, stride, padding), [x], Scope("stem"))
+    return builder.add(f"{layer.name}_pool", layer.pool, [x], Scope("stem"))
 
 
 def layer_arguments(layer: LayerPlan, ctx: EmitContext) -> list[Argument]:
@@ -127,4 +148,6 @@ def layer_arguments(layer: LayerPlan, ctx: EmitContext) -> list[Argument]:
     args += padding_argument(layer.kernel, layer.stride, ctx)
     if layer.bias:
         args.append(("bias", True))
+    if not layer.norm:
+        args.append(("norm", False))
     return args + activation_argument(layer.activation, ctx.defaults.activation)

@@ -1,14 +1,16 @@
 """The classes of model.py: the parts' classes and each block kind's class, each written
 once, only where some block uses it, and the check that every generated call fits its class.
 
-A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`) is written when some block uses
-the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's norm is one. A kind's
-template is rendered with the switches of its own blocks:
+A part's class (`SqueezeExcite`, `DropPath`, `LayerNorm2d`, `GlobalResponseNorm`) is written
+when some block uses the part (`BlockEmitter.parts`) or, for the layer norm, when the spec's
+norm is one. A kind's template is rendered with the switches of its own blocks:
 
     same_padding   TF 'same' padding (`defaults.padding: same`)
     mixed_kernels  some conv of the network is a MixConv (a kernel list, split 1x1s)
     se             some block of this kind has a squeeze-excitation
     residual       some block of this kind has a residual (drop path, skip)
+    <part>         some block of this kind uses the part: every name of `PARTS`
+                   (`squeeze_excite`, `drop_path`, `layer_norm`, `grn`, `avg_down`)
 
 so a network without SE blocks carries no SE code and passes no SE arguments.
 """
@@ -16,21 +18,24 @@ so a network without SE blocks carries no SE code and passes no SE arguments.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from specc.blocks.kind import BlockPlan
+from specc.blocks.kind import PARTS, BlockPlan
 from specc.blocks.registry import KINDS, PART_TEMPLATES, template_folder
 from specc.build.architecture import Architecture
-from specc.ir.nodes import MixConv
+from specc.emit.pytorch import code
+from specc.emit.pytorch.graphs import CHANNEL_SHUFFLE, COLLECT, DENSE_CHAIN, render_class
+from specc.ir.nodes import MixConv, Shuffle
+from specc.lang.graphs import GraphBlock
 
 TEMPLATES = Path(__file__).parent / "templates"  # model.py.j2
 # Part classes in the order model.py defines them (each after what it needs).
-PART_ORDER = ("layer_norm", "squeeze_excite", "drop_path")
+PART_ORDER = ("layer_norm", "grn", "squeeze_excite", "drop_path")
 
 
 @cache
@@ -45,6 +50,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=code.template_value,  # the one sanitiser of every value a template writes
     )
 
 
@@ -60,7 +66,7 @@ def kind_parts(arch: Architecture) -> dict[str, frozenset[str]]:
     for stage in arch.resolved.stages:
         by_kind.setdefault(stage.kind, []).extend(stage.blocks)
     return {
-        kind: frozenset().union(*(KINDS[kind].emitter.parts(plan) for plan in plans))
+        kind: frozenset().union(*(arch.resolved.kind(kind).emitter.parts(plan) for plan in plans))
         for kind, plans in sorted(by_kind.items())
     }
 
@@ -76,10 +82,43 @@ def render_classes(arch: Architecture) -> tuple[list[str], dict[str, frozenset[s
         used |= {"layer_norm"}
     sources = [_render(env, "conv.py.j2", network)]
     sources += [_render(env, f"{part}.py.j2", network) for part in PART_ORDER if part in used]
+    graphs = arch.resolved.graph_blocks
+    if any(isinstance(data["op"], Shuffle) for _, data in arch.graph.nodes(data=True)):
+        sources.append(CHANNEL_SHUFFLE)
+    written: set[str] = set()
+    yaml_kinds = [
+        k for kind in parts_by_kind if kind in graphs for k in _inner_first(kind, graphs, set())
+    ]
+    nodes = [node for kind in yaml_kinds for node in graphs[kind].nodes]
+    if any(node.collect for node in nodes):
+        sources.append(COLLECT)
+    if any(node.dense for node in nodes):
+        sources.append(DENSE_CHAIN)
     for kind, parts in parts_by_kind.items():
-        context = {**network, "se": "squeeze_excite" in parts, "residual": "drop_path" in parts}
-        sources.append(_render(env, f"kind:{kind}/{KINDS[kind].emitter.template}", context))
+        if kind in graphs:
+            sources += [render_class(k, graphs) for k in _inner_first(kind, graphs, written)]
+            continue
+        context = {
+            **network,
+            **{part: part in parts for part in sorted(PARTS)},
+            "se": "squeeze_excite" in parts,
+            "residual": "drop_path" in parts,
+        }
+        template = arch.resolved.kind(kind).emitter.template
+        sources.append(_render(env, f"kind:{kind}/{template}", context))
     return sources, parts_by_kind
+
+
+def _inner_first(kind: str, graphs: Mapping[str, GraphBlock], written: set[str]) -> list[str]:
+    """`kind` and the YAML kinds its block nodes use, each before its user, each once."""
+    order: list[str] = []
+    for node in graphs[kind].nodes:
+        if node.op == "block" and node.kind is not None and node.kind not in written:
+            order += _inner_first(node.kind, graphs, written)
+    if kind not in written:
+        written.add(kind)
+        order.append(kind)
+    return order
 
 
 def _render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:

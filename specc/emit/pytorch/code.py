@@ -19,11 +19,15 @@ from specc.ir.nodes import format_shape
 
 LINE_LENGTH = 100
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The forms of `Code` an argument may take (specc's tables: `nn.SiLU`, `dpr[3]`, `"same"`).
+_ARGUMENT_CODE = re.compile(r'[A-Za-z_][A-Za-z0-9_.]*(\[[0-9]+\])?|"same"')
 
 
 def literal(value: Any) -> str:
     """`repr` of a plain literal; anything else is refused (a backend bug, not user input)."""
     if isinstance(value, Code):
+        if not _ARGUMENT_CODE.fullmatch(value.text):
+            raise ValueError(f"refusing to emit {value.text!r} as an argument")
         return value.text
     if value is None or isinstance(value, bool | int):
         return repr(value)
@@ -64,6 +68,23 @@ def comment(text: str) -> str:
     backslashes or double quotes, so no line break, escape or closing quotes can end the
     comment, whoever produced the text; anything else becomes '?'."""
     return "".join(ch if " " <= ch <= "~" and ch not in '\\"' else "?" for ch in text)
+
+
+def template_value(value: Any) -> str:
+    """What a template writes for `{{ value }}` (jinja's `finalize`): `Code` as is (specc's
+    own code: rendered classes, checked calls); every string through `comment`, whoever made
+    it (a plugin's description, a spec's text), so no value can end a comment, docstring or
+    string literal and become code; numbers, booleans and None as `literal`s."""
+    if isinstance(value, Code):
+        return value.text
+    if isinstance(value, str):
+        return comment(value)
+    return literal(value)
+
+
+def comment_lines(text: str) -> Code:
+    """Multi-line text for a docstring: each line through `comment`."""
+    return Code("\n".join(comment(line) for line in text.splitlines()))
 
 
 def shape(dims: tuple[int, ...] | list[int]) -> str:

@@ -17,11 +17,11 @@ import textwrap
 from pathlib import PurePath
 
 from specc import __version__
-from specc.blocks.kind import Argument, EmitContext
+from specc.blocks.kind import Argument, Code, EmitContext
 from specc.blocks.parts.arguments import ACTIVATIONS, activation_argument
 from specc.blocks.parts.conv_norm_act import layer_arguments
+from specc.blocks.parts.pooling import pool_code
 from specc.blocks.plugins import plugin_of
-from specc.blocks.registry import KINDS
 from specc.build.architecture import Architecture, Endpoint
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
@@ -77,24 +77,22 @@ def emit_pytorch(arch: Architecture) -> str:
             params=f"{arch.params:,}",
             gmacs=f"{arch.macs / 1e9:.3f}",
             gflops=f"{2 * arch.macs / 1e9:.3f}",
-            parameter_names=_parameter_names(arch),
+            parameter_names=code.comment_lines(_parameter_names(arch)),
             activation=ACTIVATIONS[r.defaults.activation],
             norm_kind=r.defaults.norm.kind,
             norm_title="batch norm" if r.defaults.norm.kind == "batchnorm" else "layer norm",
             bn_eps=code.literal(r.defaults.norm.eps),
             bn_momentum=code.literal(r.defaults.norm.momentum),
-            classes=classes,
+            classes=[Code(source) for source in classes],  # the templates' own code
             class_name=class_name,
-            init_lines=init_lines,
+            init_lines=[Code(line) for line in init_lines],  # built from checked parts
             uses_dpr=any("dpr[" in line for line in init_lines),
-            features_shape=code.shape(
-                arch.shape_of("head" if r.head else r.stages[-1].blocks[-1].name)
-            ),
+            features_shape=code.shape(arch.shape_of("head" if r.head else r.stages[-1].output)),
             has_head=r.head is not None,
             stem_pool=r.stem.pool is not None,
             pool_norm=r.pool_norm,
             tf_init=r.defaults.init == "tf",
-            hidden=r.hidden is not None,
+            hidden=bool(r.hidden),
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
             ),
@@ -120,8 +118,9 @@ def _feature_module(endpoint: Endpoint, stem_pool: bool) -> str:
 
 
 def _parameter_names(arch: Architecture) -> str:
-    kinds = sorted({stage.kind for stage in arch.resolved.stages})
-    parts = [f"{KINDS[k].emitter.class_name}: {KINDS[k].emitter.parameters}." for k in kinds]
+    r = arch.resolved
+    kinds = sorted({stage.kind for stage in r.stages})
+    parts = [f"{r.kind(k).emitter.class_name}: {r.kind(k).emitter.parameters}." for k in kinds]
     return PARAMETER_NAMES + textwrap.fill("Block parts: " + " ".join(parts), width=96)
 
 
@@ -132,27 +131,33 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     default = r.defaults.activation
     stem_out = code.shape(arch.shape_of("stem"))
     lines = [f"        # {code.shape(arch.input_shape)} -> {stem_out}"]
-    stem_args = code.arguments(layer_arguments(r.stem, EmitContext(r.defaults)))
-    stem_args[0] = "in_chans"
-    lines += code.call(8, "self.stem = ", "ConvNormAct", stem_args)
+    convs = r.stem.convs()
+    stem_calls = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
+    stem_calls[0][0] = "in_chans"
+    if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
+        lines.append("        self.stem = nn.Sequential(")
+        for call in stem_calls:
+            lines += code.call(12, "", "ConvNormAct", call, ",")
+        lines.append("        )")
+    else:
+        lines += code.call(8, "self.stem = ", "ConvNormAct", stem_calls[0])
     if r.stem.pool is not None:
-        kernel, stride, padding = r.stem.pool
-        pool_args = code.arguments([(None, kernel), (None, stride), ("padding", padding)])
-        lines += code.call(8, "self.stem_pool = ", "nn.MaxPool2d", pool_args)
+        lines.append(f"        self.stem_pool = {pool_code(r.stem.pool).text}")
     lines.append("        self.stages = nn.Sequential(")
     previous = arch.shape_of("stem")
     for stage in r.stages:
-        out = arch.shape_of(stage.blocks[-1].name)
+        out = arch.shape_of(stage.output)
         plural = "block" if stage.repeats == 1 else "blocks"
         label = code.comment(f"stage {stage.index}: {stage.repeats} {plural} {stage.label}, ")
         lines.append(f"            # {label}{code.shape(previous)} -> {code.shape(out)}")
         lines.append("            nn.Sequential(")
-        emitter = KINDS[stage.kind].emitter
+        emitter = r.kind(stage.kind).emitter
         ctx = EmitContext(r.defaults, parts[stage.kind])
         for plan in stage.blocks:
             args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
-            _check_call(module, stage.kind, emitter.class_name, args)
-            lines += code.call(16, "", emitter.class_name, code.arguments(args), ",")
+            lines += _block_call(module, stage.kind, emitter.class_name, args)
+        if stage.pool is not None:
+            lines.append(f"                {pool_code(stage.pool).text},")
         lines.append("            ),")
         previous = out
     lines.append("        )")
@@ -160,25 +165,33 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
         head_args = code.arguments(layer_arguments(r.head, EmitContext(r.defaults)))
         lines.append(f"        # {code.shape(previous)} -> {code.shape(arch.shape_of('head'))}")
         lines += code.call(8, "self.head = ", "ConvNormAct", head_args)
-    features = arch.shape_of("head" if r.head is not None else r.stages[-1].blocks[-1].name)[0]
-    lines.append("        self.pool = nn.AdaptiveAvgPool2d(1)")
+    features = arch.shape_of("head" if r.head is not None else r.stages[-1].output)[0]
+    lines.append(f"        self.pool = nn.AdaptiveAvgPool2d({code.literal(r.pool_size)})")
     if r.pool_norm:
         # the spec's norm by name: inside __init__, `norm_layer` is timm's argument
         norm = "nn.BatchNorm2d" if r.defaults.norm.kind == "batchnorm" else "LayerNorm2d"
         eps = "eps=BN_EPS, momentum=BN_MOMENTUM" if norm == "nn.BatchNorm2d" else "eps=NORM_EPS"
         lines.append(f"        self.pool_norm = {norm}({code.literal(features)}, {eps})")
-    if r.hidden is not None:
-        width, activation = r.hidden
-        linear = f"nn.Linear({code.literal(features)}, {code.literal(width)})"
-        lines.append(f"        self.hidden = nn.Sequential({linear}, {ACTIVATIONS[activation]}())")
+    if r.hidden:
+        layers, width = [], features * r.pool_size**2
+        for layer in r.hidden:
+            layers.append(f"nn.Linear({code.literal(width)}, {code.literal(layer.width)})")
+            layers.append(f"{ACTIVATIONS[layer.activation]}()")
+            if layer.dropout:
+                layers.append(f"nn.Dropout({code.literal(layer.dropout)})")
+            width = layer.width
+        lines += code.call(8, "self.hidden = ", "nn.Sequential", layers)
     return lines
 
 
-def _check_call(module: str, kind: str, class_name: str, args: list[Argument]) -> None:
-    """A call its class does not take is a SpecError naming who wrote the kind."""
+def _block_call(module: str, kind: str, class_name: str, args: list[Argument]) -> list[str]:
+    """The lines of one block's constructor call. A call its class does not take, a class
+    name that is not an identifier or an argument that is not a literal (a plugin's
+    mistake, or worse) is a SpecError naming who wrote the kind."""
     try:
-        check_call(module, class_name, args)
-    except ValueError as error:
+        check_call(module, code.identifier(class_name), args)
+        return code.call(16, "", class_name, code.arguments(args), ",")
+    except (ValueError, TypeError) as error:
         plugin = plugin_of(kind)
         where = str(plugin) if plugin is not None else "specc (a bug: please report it)"
         message = f"block kind {kind!r}: {error}: its arguments and its template disagree"

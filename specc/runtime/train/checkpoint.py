@@ -86,3 +86,11 @@ def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
                 "refusing to resume"
             )
     return state
+
+
+def run_record(path: Path) -> dict[str, Any]:
+    """The run's own flags a checkpoint recorded (`specc.runtime.train.precheck.run_record`;
+    empty for checkpoints written before specc recorded them)."""
+    state = read_checkpoint(path)
+    record = state.get("run") if isinstance(state, dict) else None
+    return record if isinstance(record, dict) else {}

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
-from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted
+from specc.diagnostics import Diagnostic, Location, SpecError, UserError, did_you_mean, dotted
 from specc.lang.source import parse_scalar, parse_yaml
 from specc.lang.training import Training
 from specc.lang.types import ClassName, Rate, StrictModel
@@ -110,6 +110,7 @@ def load_config(
     source = parse_yaml(text, file)
     if not isinstance(source.data, dict):
         raise SpecError([Diagnostic("the top level must be a mapping", source.locate(()))])
+    _refuse_spec(source.data, file)
     set_values = parse_settings(settings)
     for key, (_, flag) in set_values.items():
         source.overridden[(key,)] = flag
@@ -140,3 +141,17 @@ def load_config(
     if problems:
         raise SpecError(problems)
     return config
+
+
+def _refuse_spec(data: dict[str, Any], file: str) -> None:
+    """A spec given where its built train.yaml is meant: say so, and how to get the latter,
+    instead of a did-you-mean for every key of the spec."""
+    if "stages" not in data or "model_class" in data:
+        return
+    name = data.get("name")
+    folder = f"generated/{name}-phi0" if isinstance(name, str) else "generated/<name>-phi0"
+    raise UserError(
+        f"{file} is a spec, not a training config",
+        hint=f"build it (specc build {file}), then pass {folder}/train.yaml "
+        "(or that folder itself)",
+    )

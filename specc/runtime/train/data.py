@@ -1,8 +1,9 @@
-"""Training data: ImageFolder trees (train/ and val/), a synthetic set, and the sampler.
+"""Training data: ImageFolder trees (train/ and val/), npz tensor sets, a synthetic set, and
+the sampler.
 
-Checks what users get wrong before any worker starts: a missing or empty folder, class
-folders that differ between train/ and val/. An image that cannot be decoded does not end
-a run: it comes back with label -1, the loop drops it and counts it.
+The layout checks (a missing or empty folder, class folders that differ between train/ and
+val/) need no torch and live in `specc.runtime.train.folders`. An image that cannot be
+decoded does not end a run: it comes back with label -1, the loop drops it and counts it.
 
 The sampler shuffles with (seed, epoch), shards across ranks and can start mid-epoch, so
 a resumed run sees exactly the batches the interrupted one would have seen.
@@ -22,42 +23,6 @@ from specc.lang.training import TORCHVISION_POLICIES
 from specc.runtime.train.config import IMAGE_CHANNELS, TrainConfig
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
-
-
-def check_image_folder(root: Path) -> list[str]:
-    """The class names, after checking the layout; raises UserError with what is wrong."""
-    layout = "expected train/<class>/<image> and val/<class>/<image>"
-    if not root.is_dir():
-        raise UserError(f"{root}: no such folder ({layout})")
-    train = root / "train"
-    if not train.is_dir():
-        raise UserError(f"{root}: no train/ folder ({layout})")
-    classes = _classes(train)
-    if not classes:
-        raise UserError(f"{train}: no class folders ({layout})")
-    if not any(_images(train / name) for name in classes):
-        raise UserError(f"{train}: the class folders hold no images")
-    val = root / "val"
-    if val.is_dir():
-        val_classes = _classes(val)
-        if val_classes != classes:
-            only_train = sorted(set(classes) - set(val_classes))
-            only_val = sorted(set(val_classes) - set(classes))
-            raise UserError(
-                f"{root}: class folders differ between train/ and val/: "
-                f"only in train/: {only_train or 'none'}; only in val/: {only_val or 'none'}"
-            )
-    return classes
-
-
-def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
-
-
-def _images(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def transforms(cfg: TrainConfig, train: bool) -> Any:
@@ -155,6 +120,70 @@ class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
         except (OSError, ValueError, SyntaxError):  # PIL's ways of saying "not an image"
             return self.blank, -1
         return image, label
+
+
+class ArraySet(Dataset[tuple[torch.Tensor, int]]):
+    """One split of an npz data set (`specc.tools.arrays`), kept in memory: no decode per
+    step. uint8 images with 1 or 3 channels go through `transforms` as PIL images, so every
+    augmentation key applies as for image files; other channel counts and float images go
+    through `tensor_transforms`, which applies the keys that have a meaning there."""
+
+    def __init__(self, images: Any, labels: Any, cfg: TrainConfig, train: bool) -> None:
+        self.images = torch.from_numpy(images)
+        self.labels = torch.from_numpy(labels)
+        channels = int(images.shape[1])
+        self.pil = self.images.dtype == torch.uint8 and channels in (1, 3)
+        self.transform = transforms(cfg, train) if self.pil else tensor_transforms(cfg, train)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index]
+        if self.pil:
+            from PIL import Image
+
+            pixels = image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
+            return self.transform(Image.fromarray(pixels)), int(self.labels[index])
+        if image.dtype == torch.uint8:
+            image = image.float().div_(255.0)
+        return self.transform(image.float()), int(self.labels[index])
+
+
+def tensor_transforms(cfg: TrainConfig, train: bool) -> Any:
+    """`transforms` for C×H×W float tensors of any channel count: the random-resized crop,
+    flips, normalisation and random erasing apply; `color_jitter` and `aa` need 1- or
+    3-channel uint8 images and are refused otherwise (UserError) rather than ignored."""
+    from torchvision import transforms as T
+
+    size, (mean, std) = cfg.img_size, cfg.normalisation()
+    normalise = T.Normalize(mean, std)
+    if not train:
+        resize = T.Resize(int(size / cfg.crop_pct), _mode(cfg.interpolation), antialias=True)
+        return T.Compose([resize, T.CenterCrop(size), normalise])
+    for key, unset in (("aa", None), ("color_jitter", 0)):
+        if getattr(cfg, key) not in (unset, 0.0):
+            raise UserError(
+                f"{key}: {getattr(cfg, key)} applies to 1- or 3-channel uint8 images; this "
+                f"data has {cfg.in_chans}-channel or float images",
+                hint=f"--set {key}={'null' if unset is None else 0}",
+            )
+    modes = ["bilinear", "bicubic"] if cfg.train_interpolation == "random" else []
+    crops = [
+        T.RandomResizedCrop(size, tuple(cfg.scale), tuple(cfg.ratio), _mode(m), antialias=True)
+        for m in modes or [cfg.train_interpolation]
+    ]
+    steps: list[Any] = [crops[0] if len(crops) == 1 else T.RandomChoice(crops)]
+    if cfg.hflip > 0:
+        steps.append(T.RandomHorizontalFlip(cfg.hflip))
+    if cfg.vflip > 0:
+        steps.append(T.RandomVerticalFlip(cfg.vflip))
+    steps.append(normalise)
+    if cfg.reprob > 0:
+        from timm.data.random_erasing import RandomErasing
+
+        steps.append(RandomErasing(cfg.reprob, mode="pixel", device="cpu"))  # type: ignore[no-untyped-call]
+    return T.Compose(steps)
 
 
 class _Loader:

@@ -18,52 +18,11 @@ from torch import nn
 
 from specc.diagnostics import UserError
 from specc.runtime.train.config import TrainConfig
-from specc.runtime.train.data import ImageFolderSet, SyntheticSet, check_image_folder, transforms
-
-# What a run writes into its folder; --overwrite removes these and nothing else.
-RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "ranks.json")
-
-
-@dataclass
-class TrainOptions:
-    config: Path
-    data: str | None = None  # an ImageFolder root, "synthetic", or None for the config's
-    epochs: int | None = None
-    max_steps: int | None = None
-    out: Path | None = None
-    resume: str | None = None  # "last" (OUT/last.pt) or a checkpoint path
-    compile: str | None = None  # a torch.compile backend ("inductor"), or None for eager
-    batch_size: int | None = None
-    workers: int | None = None
-    synthetic_images: int = 1024  # per epoch, for --data synthetic
-    settings: tuple[str, ...] = ()  # --set KEY=VALUE over train.yaml's keys
-    initial_checkpoint: Path | None = None  # weights to start from (fine-tuning)
-    checkpoint_every: int | None = None  # also write last.pt every N steps
-    overwrite: bool = False  # replace the run already in --out
-    log: str | None = None  # "tensorboard" to log there as well
-
-
-def run_folder(options: TrainOptions) -> Path:
-    """--out, or runs/<generated folder's name>/ in the working directory: outside the
-    generated folder, which a rebuild owns."""
-    if options.out is not None:
-        return options.out
-    return Path("runs") / options.config.resolve().parent.name
-
-
-def claim_run_folder(out: Path, options: TrainOptions) -> list[Path]:
-    """The files of an earlier run in `out` that this run replaces (with --overwrite; only
-    the files a run writes, a user's notes stay), or UserError when `out` holds a run and
-    neither --resume nor --overwrite was given. Deletes nothing itself."""
-    present = [name for name in RUN_FILES if (out / name).exists()]
-    if options.resume or not present:
-        return []
-    if not options.overwrite:
-        raise UserError(
-            f"{out} already holds a run ({', '.join(present)}): continue it with --resume, "
-            "start another with --out DIR, or replace it with --overwrite"
-        )
-    return [out / name for name in present]
+from specc.runtime.train.data import ArraySet, ImageFolderSet, SyntheticSet, transforms
+from specc.runtime.train.folders import check_image_folder
+from specc.runtime.train.precheck import RUN_FILES as RUN_FILES  # re-exported
+from specc.runtime.train.precheck import TrainOptions
+from specc.tools.arrays import is_npz, read_npz
 
 
 @dataclass
@@ -134,13 +93,19 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     """(train dataset, val dataset or None, number of classes in the data)."""
     source = options.data or cfg.data_dir
     if source is None:
-        raise UserError("no data: pass --data DIR (ImageFolder) or --data synthetic")
+        raise UserError(
+            "no data: pass --data DIR (ImageFolder), --data FILE.npz or --data synthetic"
+        )
     if source == "synthetic":
         return (
             SyntheticSet(options.synthetic_images, cfg.img_size, cfg.num_classes, cfg.in_chans),
             None,
             cfg.num_classes,
         )
+    if is_npz(source):
+        arrays = read_npz(Path(source), num_classes=cfg.num_classes, channels=cfg.in_chans)
+        val_set = None if arrays.val is None else ArraySet(*_pair(arrays.val), cfg, False)
+        return ArraySet(*_pair(arrays.train), cfg, True), val_set, cfg.num_classes
     root = Path(source)
     classes = check_image_folder(root)
     if len(classes) != cfg.num_classes:
@@ -153,6 +118,10 @@ def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[A
     if (root / "val").is_dir():
         val = ImageFolderSet(root / "val", transforms(cfg, False), cfg.img_size, cfg.in_chans)
     return train, val, len(classes)
+
+
+def _pair(split: Any) -> tuple[Any, Any]:
+    return split.images, split.labels
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module, lr: float) -> torch.optim.Optimizer:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import json
 import math
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,17 +36,24 @@ from specc.runtime.train.evaluate import (
 )
 from specc.runtime.train.feed import Feed
 from specc.runtime.train.metrics import MetricsLog, StepProgress
+from specc.runtime.train.precheck import (
+    Checked,
+    TrainOptions,
+    continue_command,
+    flag_overrides,
+    precheck,
+    resume_path,
+    run_record,
+    with_record,
+)
 from specc.runtime.train.preflight import preflight, step_failure
 from specc.runtime.train.setup import (
     Context,
-    TrainOptions,
     build_data,
     build_model,
     build_optimizer,
     build_scheduler,
-    claim_run_folder,
     load_initial,
-    run_folder,
     setup,
 )
 from specc.runtime.train.signals import StopSignals
@@ -62,25 +68,20 @@ class Progress:
     stopped: bool = False  # by --max-steps, mid-run
 
 
-def train(options: TrainOptions) -> Progress:
-    """Run (or resume) a training run; returns what happened.
+def train(options: TrainOptions, checked: Checked | None = None) -> Progress:
+    """Run (or resume) a training run; returns what happened. `checked`: what `precheck`
+    found, when the caller (the CLI, before importing torch) has run it.
 
     Raises UserError (or SpecError for the config) with a message a user can act on, and
     Interrupted after SIGINT/SIGTERM once the checkpoint is written."""
-    overrides = {
-        k: v
-        for k, v in (
-            ("epochs", options.epochs),
-            ("batch_size", options.batch_size),
-            ("workers", options.workers),
-        )
-        if v is not None
-    }
-    cfg = load_config(options.config, overrides, options.settings)
+    checked = checked or precheck(options)
+    options, cfg, out, replaced = checked.options, checked.cfg, checked.out, checked.replaced
+    if options.resume:  # the run's own flags, as its checkpoint recorded them
+        options = with_record(options, checkpoint.run_record(resume_path(options, out)))
+        cfg = load_config(options.config, flag_overrides(options), options.settings)
     ctx = setup()
     folder = options.config.parent
-    out = run_folder(options)
-    replaced = claim_run_folder(out, options) if ctx.main else []
+    replaced = replaced if ctx.main else []
     try:
         run = Run(cfg, options, ctx, folder, out)  # writes nothing: a refused run leaves no trace
         if ctx.main:
@@ -209,12 +210,13 @@ class Run:
                 "best": self.state.best,
                 "partial": self.partial.as_list(),
                 "rng": checkpoint.rng_state(),
+                "run": run_record(self.options),
             },
         )
         return path
 
-    def restore(self, spec: str) -> str:
-        path = self.out / "last.pt" if spec == "last" else Path(spec)
+    def restore(self) -> str:
+        path = resume_path(self.options, self.out)
         state = checkpoint.load(path, self.identity)
         self.model.load_state_dict(state["model"])
         if self.ema is not None and state["ema"] is not None:
@@ -238,8 +240,7 @@ class Run:
             torch.manual_seed(self.cfg.seed + 1000 * self.ctx.rank + self.state.step)
         if self.ctx.main:  # a kill between an epoch's row and its checkpoint: drop the row
             self.log.keep_before(self.state.epoch)
-        done = self.state.step - self.state.epoch * self.steps_per_epoch
-        return f"resumed from {path} at epoch {self.state.epoch} step {done}"
+        return f"resumed from {path} at epoch {self.state.epoch} step {self.state.step}"
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -247,14 +248,14 @@ class Run:
         if self.options.log == "tensorboard" and self.ctx.main:
             self.tensorboard = open_tensorboard(self.out)
         if self.options.resume:
-            self.notes.append(self.restore(self.options.resume))
+            self.notes.append(self.restore())
         limit = self.options.max_steps
         total = self.cfg.epochs * self.steps_per_epoch
         total = min(total, limit) if limit is not None else total
         self.progress = StepProgress(self.ctx.main, self.cfg.log_interval, total, self.state.step)
+        for line in self.header():  # before the progress bar starts
+            self.progress.line(line)
         with self.progress, self.signals:
-            for line in self.header():
-                self.progress.line(line)
             while self.state.epoch < self.cfg.epochs and not self.state.stopped:
                 self.state.stopped = self.train_epoch(limit)
                 if self.signalled():
@@ -293,19 +294,10 @@ class Run:
     def interrupt(self) -> None:
         """After SIGINT/SIGTERM: the step is finished; checkpoint, say how to go on, exit."""
         path = self.save("last.pt")
-        done = self.state.step - self.state.epoch * self.steps_per_epoch
-        options = self.options
-        words = ["specc", "train", str(options.config), "--out", str(self.out), "--resume"]
-        if options.data:
-            words += ["--data", options.data]
-        if options.batch_size is not None:
-            words += ["--batch-size", str(options.batch_size)]
-        for setting in options.settings:  # the recipe must be the same to resume
-            words += ["--set", setting]
-        command = shlex.join(words)
+        command = continue_command(self.options, self.out)
         raise Interrupted(
-            f"{self.signals.name} at epoch {self.state.epoch} step {done}: checkpoint written "
-            f"to {path}; continue with: {command}",
+            f"{self.signals.name} at epoch {self.state.epoch} step {self.state.step}: "
+            f"checkpoint written to {path}; continue with: {command}",
             self.signals.exit_code,
         )
 

@@ -130,10 +130,10 @@ def with_coefficients(loaded: LoadedSpec, candidate: Candidate) -> LoadedSpec:
     return LoadedSpec(spec.model_copy(update={"scaling": scaling}), loaded.source)
 
 
-def build(loaded: LoadedSpec, candidate: Candidate) -> Architecture:
-    """The candidate's network at phi = 1."""
+def build(loaded: LoadedSpec, candidate: Candidate, phi: float = 1.0) -> Architecture:
+    """The candidate's network at `phi` (a search compares them at phi = 1)."""
     return compile_spec(
-        with_coefficients(loaded, candidate), Selector(phi=1.0), nearest_preset=False
+        with_coefficients(loaded, candidate), Selector(phi=phi), nearest_preset=False
     )
 
 

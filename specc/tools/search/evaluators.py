@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol, TypeGuard
 
 from specc.build.folder import write
+from specc.diagnostics import UserError
 from specc.emit.files import render
 from specc.lang.load import LoadedSpec
+from specc.tools.arrays import is_npz, read_npz
 from specc.tools.search.candidates import Result, build
 
 Report = Callable[[int, float], None]  # (epoch, validation score) as each epoch ends
@@ -48,6 +50,8 @@ class Job:
     folder: Path  # <work>/<key>, absolute
     cpus: int = 1  # threads it may use (OMP_NUM_THREADS)
     gpus: tuple[str, ...] | None = None  # CUDA_VISIBLE_DEVICES; None leaves it alone
+    phi: float = 1.0  # build the row's coefficients at this phi (a search: 1; a study: fit's)
+    seed: int | None = None  # the training seed (train.yaml's `seed` when None)
 
 
 class Evaluator(Protocol):
@@ -59,17 +63,25 @@ class Evaluator(Protocol):
 
 @dataclass(frozen=True)
 class TrainEvaluator:
-    data: str  # an ImageFolder root with train/ and val/
+    data: str  # an ImageFolder root with train/ and val/, or an .npz (absolute paths)
     epochs: int | None = None  # None: the spec's training.epochs
     top1: str = "raw"  # rank by the raw weights' or the EMA weights' validation top-1
     timeout: float | None = None
 
-    def problems(self, num_classes: int) -> list[str]:
+    def problems(self, num_classes: int, channels: int | None = None) -> list[str]:
         """What stops every candidate before it starts: checked once, before the search."""
         root = Path(self.data)
         layout = "expected train/<class>/<image> and val/<class>/<image>"
         if self.data == "synthetic":
-            return ["synthetic data has no validation split to rank by: pass an ImageFolder"]
+            return ["synthetic data has no validation split to rank by: pass an ImageFolder "
+                    "or an npz"]  # fmt: skip
+        if is_npz(self.data):
+            try:
+                read_npz(root, num_classes=num_classes, channels=channels, need_val=True)
+            except UserError as error:
+                return [error.message.removeprefix(f"{root}: ")
+                        + (f" ({error.hint})" if error.hint else "")]  # fmt: skip
+            return []
         if not root.is_dir():
             return [f"no such folder ({layout})"]
         missing = [split for split in ("train", "val") if not (root / split).is_dir()]
@@ -84,9 +96,11 @@ class TrainEvaluator:
     def __call__(self, job: Job, report: Report | None, stop: StopCheck | None) -> Result:
         started = time.monotonic()
         model = job.folder / "model"
-        write(render(build(job.loaded, job.row.candidate)), model)
+        write(render(build(job.loaded, job.row.candidate, job.phi)), model)
         run = _fresh(job.folder / "run")
-        argv = train_command(model / "train.yaml", self.data, run, self.epochs, job.gpus)
+        argv = train_command(
+            model / "train.yaml", self.data, run, self.epochs, job.gpus, seed=job.seed
+        )
         seen: list[dict[str, Any]] = []
 
         def poll() -> None:  # called while the trainer runs: report each new epoch
@@ -117,12 +131,19 @@ class TrainEvaluator:
 
 
 def train_command(
-    config: Path, data: str, out: Path, epochs: int | None, gpus: tuple[str, ...] | None
+    config: Path,
+    data: str,
+    out: Path,
+    epochs: int | None,
+    gpus: tuple[str, ...] | None,
+    seed: int | None = None,
 ) -> list[str]:
     """The `specc train` command line; several GPUs run under torchrun, one process each."""
     args = [str(config), "--data", data, "--out", str(out)]
     if epochs is not None:
         args += ["--epochs", str(epochs)]
+    if seed is not None:
+        args += ["--set", f"seed={seed}"]
     if gpus is not None and len(gpus) > 1:
         launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={len(gpus)}"]
         return [sys.executable, *launcher, "-m", "specc.train", *args]
@@ -170,14 +191,14 @@ class CommandEvaluator:
 
     def __call__(self, job: Job, report: Report | None, stop: StopCheck | None) -> Result:
         started = time.monotonic()
-        arch = build(job.loaded, job.row.candidate)
+        arch = build(job.loaded, job.row.candidate, job.phi)
         write(render(arch), job.folder / "model")
         config = job.folder / "config.json"
         r = job.row
         config.write_text(json.dumps({
             "spec": str(job.loaded.file), "alpha": r.alpha, "beta": r.beta, "gamma": r.gamma,
-            "phi": 1.0, "model_dir": str(job.folder / "model"), "resolution": r.resolution,
-            "params": r.params, "macs": r.macs,
+            "phi": job.phi, "model_dir": str(job.folder / "model"), "resolution": r.resolution,
+            "params": r.params, "macs": r.macs, "seed": job.seed,
         }, indent=2) + "\n")  # fmt: skip
         out_path, err_path = job.folder / "stdout.log", job.folder / "stderr.log"
         with out_path.open("w") as out, err_path.open("w") as err:

@@ -19,7 +19,7 @@ import queue
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from specc.diagnostics import UserError
@@ -96,7 +96,7 @@ class LocalExecutor:
         gpus = self.groups.get()
         key = job.row.key
         try:
-            job = Job(job.row, job.loaded, job.folder, self.cpus, gpus)
+            job = replace(job, cpus=self.cpus, gpus=gpus)
 
             def report(epoch: int, value: float) -> None:
                 self.reports.put(EpochReport(key, epoch, value))
@@ -193,7 +193,7 @@ class RayExecutor:
         return max(1, min(fits) if fits else 1)
 
     def submit(self, job: Job) -> None:
-        job = Job(job.row, job.loaded, job.folder, self.cpus, None)
+        job = replace(job, cpus=self.cpus, gpus=None)
         ref = self.remote.remote(self.evaluator, job, self.reports)
         self.refs[ref] = job
         if self.on_submit is not None:

@@ -8,7 +8,7 @@ Input 3x224x224, 1000 classes; 28,589,128 parameters, 4.456 GMACs
 Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
 classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
 Block parts: ConvNeXtBlock: downsample (first block of a stage that changes the stride or
-width), layer_scale, dwconv, norm, fc1, fc2.
+width), layer_scale, dwconv, norm, fc1, grn (ConvNeXt V2), fc2.
 """
 
 from __future__ import annotations

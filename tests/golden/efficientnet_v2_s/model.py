@@ -7,8 +7,9 @@ Input 3x384x384, 1000 classes; 21,458,488 parameters, 8.366 GMACs
 
 Parameter names (stable): stem.{conv,bn}.*, stages.<stage>.<block>.<part>.*, head.{conv,bn}.*,
 classifier.*; conv-norm-act parts hold conv.weight and bn.{weight,bias,running_mean,running_var}.
-Block parts: FusedMBConv: fused, se, project (absent when the expanded width equals the input).
-MBConv: expand (absent when the expanded width equals the input), depthwise, se, project.
+Block parts: FusedMBConv: fused, se, project (absent when the expanded width equals the input,
+unless expand_conv). MBConv: expand (absent when the expanded width equals the input),
+depthwise, se, project.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ class FusedMBConv(nn.Module):
     1x1 project.
 
     When `expanded` equals `in_channels` the k x k conv maps straight to `out_channels` and
-    there is no projection. The residual is used when stride is 1 and in == out, unless
-    `skip` is False.
+    there is no projection, unless `expand_conv` (timm's EdgeResidual).
+    The residual is used when stride is 1 and in == out, unless `skip` is False.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class FusedMBConv(nn.Module):
         kernel_size: int,
         stride: int = 1,
         expanded: int,
+        expand_conv: bool = False,
         drop_path: float,
         padding: int | None = None,
         act: type[nn.Module] = Activation,
@@ -143,7 +145,7 @@ class FusedMBConv(nn.Module):
     ) -> None:
         super().__init__()
         self.use_residual = skip and stride == 1 and in_channels == out_channels
-        projects = expanded != in_channels
+        projects = expanded != in_channels or expand_conv
         width = expanded if projects else out_channels
         self.fused = ConvNormAct(in_channels, width, kernel_size, stride, padding=padding, act=act)
         self.project = ConvNormAct(width, out_channels, 1, act=None) if projects else nn.Identity()

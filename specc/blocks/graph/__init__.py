@@ -1,0 +1,1 @@
+"""Block kinds a spec defines in YAML (`blocks:`): plan, lowering, and the kind record."""
