@@ -56,43 +56,58 @@ def compile_at(spec: str, preset: str | None, resolution: int) -> Any:
     return specc.compile(ROOT / spec, preset=preset, overrides=[f"{key}={resolution}"])
 
 
-def run(device: str, quick: bool) -> list[dict[str, object]]:
+def run(device: str, quick: bool, done: Any = None) -> list[dict[str, object]]:
+    """Every measurement, the first resolution of every model before the second ones (so
+    an interrupted run covers every model); `done(rows)` after each row."""
     rows: list[dict[str, object]] = []
     batches = (1, 2) if device == "cpu" else (8, 16)
-    for name, spec, preset, cpu_res, cuda_res in MODELS[:2] if quick else MODELS:
-        for resolution in cpu_res if device == "cpu" else cuda_res:
-            arch = compile_at(spec, preset, resolution)
-            torch.manual_seed(0)
-            model = specc.instantiate(arch).to(device)
-            same = arch.resolved.defaults.padding == "same"
-            for precision, channels_last in SETTINGS:
-                setting = Setting(precision, device)
-                predicted = saved_bytes(arch.graph, setting, same_padding=same)
-                layout = torch.channels_last if channels_last else torch.contiguous_format
-                model = model.to(memory_format=layout)  # type: ignore[call-overload]
-                for batch in batches:
-                    x = torch.randn(batch, *arch.input_shape, device=device)
-                    x = x.contiguous(memory_format=layout)
-                    start = time.perf_counter()
-                    measured = measure_saved(model, x, precision=precision)
-                    row: dict[str, object] = {
-                        "model": name, "resolution": resolution, "batch": batch,
-                        "precision": precision, "channels_last": channels_last,
-                        "predicted": predicted.at(batch), "measured": measured.saved,
-                        "difference": predicted.at(batch) - measured.saved,
-                        "seconds": round(time.perf_counter() - start, 2),
-                    }  # fmt: skip
-                    if measured.cuda_peak is not None:
-                        step = arch.step_memory(precision, grad_checkpointing=False, device=device)
-                        row["cuda_max_memory_allocated"] = measured.cuda_peak
-                        # a bare forward/backward: weights, gradients, activations, transient
-                        row["predicted_peak_no_optimiser"] = (
-                            step.weights + step.gradients + step.saved.at(batch)
-                            + step.transient_per_image * batch
-                        )  # fmt: skip
-                    rows.append(row)
-                    print(_line(row), flush=True)
-            del model
+    models = MODELS[:2] if quick else MODELS
+    for which in (0, 1):
+        for name, spec, preset, cpu_res, cuda_res in models:
+            resolution = (cpu_res if device == "cpu" else cuda_res)[which]
+            if which == 1 and resolution == (cpu_res if device == "cpu" else cuda_res)[0]:
+                continue
+            rows += measure_model(name, spec, preset, resolution, device, batches)
+            if done is not None:
+                done(rows)
+    return rows
+
+
+def measure_model(
+    name: str, spec: str, preset: str | None, resolution: int, device: str, batches: tuple[int, ...]
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    arch = compile_at(spec, preset, resolution)
+    torch.manual_seed(0)
+    model = specc.instantiate(arch).to(device)
+    same = arch.resolved.defaults.padding == "same"
+    for precision, channels_last in SETTINGS:
+        setting = Setting(precision, device)
+        predicted = saved_bytes(arch.graph, setting, same_padding=same)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.to(memory_format=layout)  # type: ignore[call-overload]
+        for batch in batches:
+            x = torch.randn(batch, *arch.input_shape, device=device)
+            x = x.contiguous(memory_format=layout)
+            start = time.perf_counter()
+            measured = measure_saved(model, x, precision=precision)
+            row: dict[str, object] = {
+                "model": name, "resolution": resolution, "batch": batch,
+                "precision": precision, "channels_last": channels_last,
+                "predicted": predicted.at(batch), "measured": measured.saved,
+                "difference": predicted.at(batch) - measured.saved,
+                "seconds": round(time.perf_counter() - start, 2),
+            }  # fmt: skip
+            if measured.cuda_peak is not None:
+                step = arch.step_memory(precision, grad_checkpointing=False, device=device)
+                row["cuda_max_memory_allocated"] = measured.cuda_peak
+                # a bare forward/backward: weights, gradients, activations, transient
+                row["predicted_peak_no_optimiser"] = (
+                    step.weights + step.gradients + step.saved.at(batch)
+                    + step.transient_per_image * batch
+                )  # fmt: skip
+            rows.append(row)
+            print(_line(row), flush=True)
     return rows
 
 
@@ -123,11 +138,11 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def write(rows: list[dict[str, object]], device: str, command: str) -> None:
+def write(rows: list[dict[str, object]], device: str, command: str, stem: str = "") -> None:
     exact = sum(1 for row in rows if row["difference"] == 0)
     worst = max(abs(int(row["difference"])) / int(row["measured"]) for row in rows)  # type: ignore[call-overload]
     summary = f"{exact}/{len(rows)} exact; largest difference {worst:.2%} of the measured bytes"
-    stem = "train_memory" if device == "cpu" else "train_memory-cuda"
+    stem = stem or ("train_memory" if device == "cpu" else "train_memory-cuda")
     data = {
         "command": command,
         "machine": machine(device),
@@ -155,6 +170,22 @@ def write(rows: list[dict[str, object]], device: str, command: str) -> None:
             f"| {row['model']} | {row['resolution']} | {row['batch']} | {precision} | "
             f"{row['predicted']:,} | {row['measured']:,} | {row['difference']:+,} |"
         )
+    cuda = [row for row in rows if "cuda_max_memory_allocated" in row]
+    if cuda:
+        lines += [
+            "",
+            "GPU: torch.cuda.max_memory_allocated over a bare forward/backward beside the "
+            "predicted weights + gradients + saved activations + transient.",
+            "",
+            "| model | px | batch | precision | predicted peak | max_memory_allocated |",
+            "|---|---:|---:|---|---:|---:|",
+        ]
+        lines += [
+            f"| {row['model']} | {row['resolution']} | {row['batch']} | {row['precision']}"
+            f"{' CL' if row['channels_last'] else ''} | {row['predicted_peak_no_optimiser']:,} | "
+            f"{row['cuda_max_memory_allocated']:,} |"
+            for row in cuda
+        ]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(summary)
 
@@ -163,13 +194,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="B0 and B4 only, no results written")
+    parser.add_argument("--models", help="comma-separated names (default: all), e.g. B0,digits")
+    parser.add_argument("--results", default="", help="results file stem (default train_memory)")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
-    rows = run(args.device, args.quick)
-    if not args.quick:
-        flags = " --device cuda" if args.device == "cuda" else ""
-        write(rows, args.device, f"python benchmarks/train_memory.py{flags}")
+    if args.models:
+        MODELS[:] = [m for m in MODELS if m[0] in args.models.split(",")]
+    flags = " --device cuda" if args.device == "cuda" else ""
+    command = f"python benchmarks/train_memory.py{flags}"
+    # results are rewritten after every model, so an interrupted run keeps what it measured
+    run(
+        args.device,
+        args.quick,
+        None if args.quick else lambda rows: write(rows, args.device, command, args.results),
+    )
 
 
 if __name__ == "__main__":

@@ -185,10 +185,14 @@ def export(
     batch: int | str = 1,
     opset: int | None = None,
     fuse: bool = False,
+    ema: bool = False,
 ) -> Any:
     """Export a generated folder's model as ONNX or a torch.export program, run the artefact
     beside eager PyTorch and write it only if they agree (see `specc.runtime.deploy.export`);
-    returns an ExportResult. Raises `specc.UserError` (imports torch)."""
+    returns an ExportResult; `ema=True` exports a training checkpoint's EMA weights. Raises
+    `specc.UserError` (imports torch)."""
     from specc.runtime.deploy.export import export as _export
 
-    return _export(folder, format, weights=weights, out=out, batch=batch, opset=opset, fuse=fuse)
+    return _export(
+        folder, format, weights=weights, out=out, batch=batch, opset=opset, fuse=fuse, ema=ema
+    )

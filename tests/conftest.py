@@ -28,6 +28,30 @@ ROOT = Path(__file__).resolve().parents[1]
 B0 = ROOT / "specs" / "b0.yaml"
 
 
+# The slow modules, by kind (each also marked `slow`): `python -m pytest -m "not slow"` is
+# the quick development subset; CI runs everything. Measured with --durations on 2 cores.
+SLOW_MODULES = {
+    "tests/test_property.py": "property",  # hypothesis: compile, run and export random specs
+    "tests/blocks/test_zoo.py": "zoo",  # torchvision's and timm's models beside ours
+    "tests/runtime/test_digits.py": "training",  # trains to an accuracy
+    "tests/runtime/test_trainer.py": "training",
+    "tests/runtime/test_train_run.py": "training",
+    "tests/runtime/test_checkpoint_loading.py": "training",
+    "tests/scaling/test_search_train.py": "training",
+    "tests/scaling/test_search_ray.py": "training",
+    "tests/runtime/test_module.py": "slow",  # every preset up to L2 built and run (l2: 199 s)
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        kind = SLOW_MODULES.get(module)
+        if kind is not None:
+            item.add_marker(getattr(pytest.mark, kind))
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",

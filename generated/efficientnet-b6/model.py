@@ -354,7 +354,8 @@ class EfficientNet(nn.Module):
             elif isinstance(module, nn.Linear):
                 bound = 1.0 / module.out_features**0.5
                 nn.init.uniform_(module.weight, -bound, bound)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     @torch.no_grad()
     def fuse(self) -> EfficientNet:

@@ -42,8 +42,9 @@ KernelSize = int | tuple[int, ...]  # one size, or the sizes of a mixed conv
 
 
 def kernel_text(kernel: KernelSize | list[int]) -> str:
-    """3, or 3.5.7 for a mixed conv (timm's notation)."""
-    return ".".join(map(str, kernel)) if isinstance(kernel, tuple | list) else str(kernel)
+    """3, or 3,5,7 for a mixed conv (timm writes k3.5.7, which in a table column reads as
+    a kernel of three and a half)."""
+    return ",".join(map(str, kernel)) if isinstance(kernel, tuple | list) else str(kernel)
 
 
 def _depth_group(value: object) -> str | int:

@@ -25,11 +25,13 @@ from specc.blocks.fused_mbconv.kind import KIND as FUSED_MBCONV
 from specc.blocks.kind import BlockKind
 from specc.blocks.mbconv.kind import KIND as MBCONV
 from specc.blocks.plugins import Plugin, discovered, plugin_of
+from specc.blocks.uib.kind import KIND as UIB
 from specc.diagnostics import Diagnostic, Location, SpecError
 
 AnyKind = BlockKind[Any, Any]
 BUILTIN: dict[str, AnyKind] = {
-    kind.name: kind for kind in (CONV, MBCONV, FUSED_MBCONV, DSCONV, BOTTLENECK, BASIC, CONVNEXT)
+    kind.name: kind
+    for kind in (CONV, MBCONV, FUSED_MBCONV, DSCONV, BOTTLENECK, BASIC, CONVNEXT, UIB)
 }
 FOLDER = Path(__file__).parent
 PART_TEMPLATES = FOLDER / "templates"  # the parts' classes, shared by every kind

@@ -14,6 +14,7 @@ from specc.blocks.dsconv.schema import DSConvStage
 from specc.blocks.fused_mbconv.schema import FusedMBConvStage
 from specc.blocks.kind import StageBase
 from specc.blocks.mbconv.schema import MBConvStage
+from specc.blocks.uib.schema import UIBStage
 
 BUILTIN_SCHEMAS: dict[str, type[StageBase]] = {
     "conv": ConvStage,
@@ -23,4 +24,5 @@ BUILTIN_SCHEMAS: dict[str, type[StageBase]] = {
     "bottleneck": BottleneckStage,
     "basic": BasicStage,
     "convnext": ConvNeXtStage,
+    "uib": UIBStage,
 }

@@ -57,9 +57,35 @@ def compile_spec(
     # The spec's warnings, then scaling's (float/exact divergences, scaling.arithmetic).
     warnings = [*loaded.warnings, *resolved.warnings]
     arch = Architecture(resolved, graph, analysis, warnings=warnings)
+    arch.warnings += _resolution_warnings(loaded, arch)
     if nearest_preset and not selector.is_preset:
         arch.nearest_preset = _nearest_preset(loaded, arch)
     return arch
+
+
+def _resolution_warnings(loaded: LoadedSpec, arch: Architecture) -> list[Diagnostic]:
+    """Silent changes of the input's size: a stated resolution that is not on the rounding
+    grid, and strides that bring the maps to 1x1 before the last stage."""
+    spec, r = loaded.spec, arch.resolved
+    found = []
+    multiple = spec.scaling.resolution.multiple
+    if spec.input.resolution % multiple:
+        found.append(Diagnostic(
+            f"{spec.input.resolution} is not a multiple of {multiple} "
+            f"(scaling.resolution.multiple): built at {r.resolution} ({r.selector.describe()})",
+            loaded.locate("input", "resolution"), "input.resolution", severity="warning",
+        ))  # fmt: skip
+    for stage in r.stages[:-1]:
+        if arch.shape_of(stage.blocks[-1].name)[1:] == (1, 1):
+            found.append(Diagnostic(
+                f"the network is 1x1 after stage {stage.index} at {r.resolution} px: the "
+                f"later stages see one pixel (a larger input.resolution, or fewer strides, "
+                "keeps them spatial)",
+                loaded.locate("stages", stage.index + 1), f"stages[{stage.index + 1}]",
+                severity="warning",
+            ))  # fmt: skip
+            break
+    return found
 
 
 def _locate(loaded: LoadedSpec, scope: Scope | None) -> Location:

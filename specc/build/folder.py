@@ -133,7 +133,7 @@ def _keep_edits(folder: Path, files: dict[str, str]) -> list[str]:
         if read_plain(path) == files.get(name):
             continue  # the edit is what this build writes anyway
         copy, number = folder / f"{name}.edited", 1
-        while copy.exists():
+        while os.path.lexists(copy):  # a dangling link is taken too: never written through
             number += 1
             copy = folder / f"{name}.edited.{number}"
         shutil.copy2(path, copy)

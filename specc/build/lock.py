@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from specc.diagnostics import Diagnostic, Location, SpecError
+from specc.diagnostics import Diagnostic, Location, SpecError, UserError
 
 WAIT_S = 120.0
 _POLL_S = 0.05
@@ -67,3 +67,33 @@ def _acquire(path: Path, wait_s: float) -> int:
         if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
             return fd
         os.close(fd)
+
+
+@contextmanager
+def owned(path: Path, what: str) -> Iterator[None]:
+    """Hold `path`'s lock while one process owns `what` (a run folder, a results file):
+    a second owner is refused at once with a message naming the first one's process id,
+    which the holder writes into the lock file. The file stays (its removal would race a
+    waiter); a lock left by a dead process is free, since the kernel drops it."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise UserError(f"{what}: cannot take its lock {path} ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise UserError(
+                f"{what} is in use by another specc process (pid {holder}; lock {path})",
+                hint="wait for it to finish, or choose another folder or file",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -69,8 +69,11 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     x = builder.add("flatten", Flatten(), [x], scope)
     index = 0  # hidden.<i>: the positions in the module's nn.Sequential
     for layer in resolved.hidden:
-        linear = Linear(builder.shape(x)[0], layer.width, bias=True)
+        linear = Linear(builder.shape(x)[0], layer.width, bias=layer.bias)
         x = builder.add(f"hidden.{index}", linear, [x], scope)
+        if layer.norm:
+            index += 1
+            x = norm_layer(builder, f"hidden.{index}", x, scope, ctx)
         x = builder.add(f"hidden.{index + 1}", Act(layer.activation), [x], scope)
         index += 2
         if layer.dropout:

@@ -117,7 +117,7 @@ def layer_rows(arch: Architecture) -> list[dict[str, Any]]:
 
 
 def _kernel(kernel: KernelSize) -> int | str:
-    """An int, or timm's notation of a mixed kernel ("3.5.7")."""
+    """An int, or a mixed kernel's sizes ("3,5,7")."""
     return kernel if isinstance(kernel, int) else kernel_text(kernel)
 
 

@@ -81,6 +81,8 @@ class HiddenPlan:
     width: int
     activation: str
     dropout: float = 0.0
+    bias: bool = True
+    norm: bool = False  # the spec's norm between the Linear and the activation
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ def resolve(
             widths.round(layer.channels) if layer.scaled else layer.channels,
             layer.activation or spec.defaults.activation,
             layer.dropout,
+            layer.bias,
+            layer.norm,
         )
         for layer in spec.classifier.hidden or []
     )

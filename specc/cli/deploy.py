@@ -16,6 +16,7 @@ import click
 
 from specc.cli.common import reports_errors
 from specc.diagnostics import UserError
+from specc.emit.tables import macs_text
 
 
 class BatchSize(click.ParamType):  # type: ignore[type-arg]
@@ -48,6 +49,7 @@ class BatchSize(click.ParamType):  # type: ignore[type-arg]
     help="ONNX (checked in onnxruntime) or a torch.export program (.pt2)",
 )
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), help="state dict")
+@click.option("--ema", is_flag=True, help="--weights: a training checkpoint's EMA weights")
 @click.option(
     "-o",
     "--out",
@@ -63,6 +65,7 @@ def export(
     folder: Path,
     fmt: str,
     weights: Path | None,
+    ema: bool,
     out: Path | None,
     batch: int | str,
     opset: int | None,
@@ -70,10 +73,11 @@ def export(
     as_json: bool,
 ) -> None:
     """Export the model of a generated FOLDER and check it against eager PyTorch."""
+    check_export_paths(folder, weights, out, ema)  # before torch and onnx load
     from specc.runtime.deploy.export import export as run_export
 
     result = run_export(folder, fmt, weights=weights, out=out, batch=batch, opset=opset,
-                        fuse=fuse)  # fmt: skip
+                        fuse=fuse, ema=ema)  # fmt: skip
     if as_json:
         data = {
             "path": str(result.path), "format": result.format, "batches": list(result.batches),
@@ -88,7 +92,7 @@ def export(
     batches += ", ".join(str(b) for b in result.batches)
     form = "fused model" if result.fused else "model"
     click.echo(
-        f"{result.format} {form}: {result.params:,} params, {result.macs / 1e9:.3f} GMACs; "
+        f"{result.format} {form}: {result.params:,} params, {macs_text(result.macs)} MACs; "
         f"{batches}"
     )
     click.echo(
@@ -97,7 +101,7 @@ def export(
     )
     if result.fused:
         click.echo(
-            f"  the IR counts {result.ir_params:,} params, {result.ir_macs / 1e9:.3f} GMACs: "
+            f"  the IR counts {result.ir_params:,} params, {macs_text(result.ir_macs)} MACs: "
             f"{result.ir_params - result.params:,} fewer params after folding each batch norm's "
             "weight and bias into a conv bias; MACs unchanged (bias adds are not counted)"
         )
@@ -161,5 +165,21 @@ def bench(
     counts = {row.candidate: (row.params, row.macs) for row in rows}
     for name in ("generated", "fused"):
         params, macs = counts[name]
-        click.echo(f"{name}: {params:,} params, {macs / 1e9:.3f} GMACs per image")
+        click.echo(f"{name}: {params:,} params, {macs_text(macs)} MACs per image")
     click.echo(f"{config.rounds} interleaved rounds of {config.iters} calls per candidate")
+
+
+def check_export_paths(folder: Path, weights: Path | None, out: Path | None, ema: bool) -> None:
+    """What `specc export` can refuse without torch: the folder, the weights, the target."""
+    hint = "build it with specc build first"
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder", hint=hint)
+    if not (folder / "model.py").is_file():
+        raise UserError(f"{folder}: not a generated folder (no model.py)", hint=hint)
+    if ema and weights is None:
+        raise click.UsageError("--ema needs --weights (a training checkpoint)")
+    if weights is not None and not weights.is_file() and not (folder / weights).is_file():
+        raise UserError(f"--weights {weights}: no such file")
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        problem = "is a folder; give a file name" if out.is_dir() else "no such folder"
+        raise UserError(f"{out if out.is_dir() else out.parent}: {problem}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -110,25 +111,14 @@ def sweep(
         raise click.BadParameter(str(exc), param_hint="--phi") from None
     loaded = api.load(spec, overrides)
     points = api.sweep(loaded, points_phi, presets=not no_presets, allow_large=allow_large)
-    written = []
-    try:
-        if csv_file is not None:
-            tools.write_csv(points, csv_file)
-            written.append(csv_file)
-        if plot_file is not None:
-            tools.plot(points, plot_file, loaded.spec.class_name or loaded.spec.name)
-            written.append(plot_file)
-    except OSError as exc:
-        raise UserError(f"{exc.filename or ''}: cannot write: {exc.strerror or exc}") from None
-    except ImportError:
-        raise UserError("--plot needs matplotlib: pip install 'specc[plot]'") from None
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in points], indent=2))
-        return
-    from specc.tools.render import print_sweep
+    else:
+        from specc.tools.render import print_sweep
 
-    print_sweep(points)
-    for path in written:
+        print_sweep(points)  # first: a --plot that cannot be drawn still leaves the table
+    written = _write_sweep(points, csv_file, plot_file, loaded.spec.class_name or loaded.spec.name)
+    for path in written if not as_json else []:
         click.echo(f"  wrote {path}")
 
 
@@ -172,3 +162,25 @@ def graph(
     except OSError as exc:
         raise UserError(f"{out}: cannot write: {exc.strerror or exc}") from None
     click.echo(f"wrote {out}", err=True)
+
+
+def _write_sweep(
+    points: list[Any], csv_file: Path | None, plot_file: Path | None, title: str
+) -> list[Path]:
+    """--csv, then --plot (UserError without matplotlib, after the table and the CSV)."""
+    from specc.tools import sweep as tools
+
+    written = []
+    try:
+        if csv_file is not None:
+            tools.write_csv(points, csv_file)
+            written.append(csv_file)
+        if plot_file is not None:
+            tools.plot(points, plot_file, title)
+            written.append(plot_file)
+    except OSError as exc:
+        raise UserError(f"{exc.filename or ''}: cannot write: {exc.strerror or exc}") from None
+    except ImportError:
+        done = f" (wrote {', '.join(map(str, written))})" if written else ""
+        raise UserError(f"--plot needs matplotlib: pip install 'specc[plot]'{done}") from None
+    return written

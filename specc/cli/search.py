@@ -31,7 +31,7 @@ def _fail(option: str, message: str) -> NoReturn:
               help="how far the grid's product may be from the target")  # fmt: skip
 @click.option("--strategy", type=click.Choice(["grid", "tpe"]), default="grid", show_default=True,
               help="the paper's grid, or Optuna's TPE (specc[optuna])")  # fmt: skip
-@click.option("--trials", type=click.IntRange(1), default=20, show_default=True,
+@click.option("--trials", type=click.IntRange(1, 100_000), default=20, show_default=True,
               help="tpe: candidates in all, recorded ones included")  # fmt: skip
 @click.option("--prune", is_flag=True, help="tpe with --data: successive halving on epochs")
 @click.option("--seed", type=int, default=0, show_default=True, help="tpe: sampler seed")
@@ -73,6 +73,7 @@ def search(spec: Path, **o: Any) -> None:
     from specc.tools import search as tool
 
     _check_usage(o)
+    _check_outputs(o)
     loaded = api.load(spec, o["overrides"])
     evaluator = _evaluator(o, loaded)
     if o["strategy"] == "grid":
@@ -105,6 +106,7 @@ def search(spec: Path, **o: Any) -> None:
     else:
         _print_table(ranked, o["target"], label)
     _summarise(state, path, o)
+    _warn_noise(ranked, loaded, o)
     if o["plot_to"] is not None:
         _plot(ranked, o, label, spec)
     if o["write_to"] is not None:
@@ -127,6 +129,9 @@ def _check_usage(o: dict[str, Any]) -> None:
         raise usage(f"--{needs_data[0]} needs --data (the built-in trainer)")
     if o["minimize"] and o["data"] is not None:
         raise usage("--minimize is for --eval metrics; --data ranks by top-1, higher is better")
+    if o["timeout"] is not None and not (0 < o["timeout"] < float("inf")):
+        raise click.BadParameter(f"{o['timeout']:g} is not a positive number of seconds",
+                                 param_hint="--timeout")  # fmt: skip
     later = [n for n in ("limit", "plot_to", "timeout") if o[n] is not None]
     if (later or o["strategy"] == "tpe") and not evaluating:
         what = "--strategy tpe" if not later else "--" + later[0].replace("_to", "")
@@ -139,11 +144,26 @@ def _check_usage(o: dict[str, Any]) -> None:
         raise usage("--gpus-per-job must be a whole number with --executor local")
 
 
+def _check_outputs(o: dict[str, Any]) -> None:
+    """The files the search writes can be written, before anything is launched."""
+    import importlib.util
+
+    for option, path in (("--results", o["results"]), ("--write", o["write_to"]),
+                         ("--plot", o["plot_to"])):  # fmt: skip
+        if path is not None and not path.parent.is_dir():
+            _fail(option, f"{path}: no such folder {path.parent}")
+    if o["plot_to"] is not None and importlib.util.find_spec("matplotlib") is None:
+        _fail("--plot", "needs matplotlib: pip install 'specc[plot]'")
+
+
 def _evaluator(o: dict[str, Any], loaded: Any) -> Any:
     from specc.tools.search.evaluators import CommandEvaluator, TrainEvaluator
 
     if o["command"] is not None:
-        return CommandEvaluator(o["command"], o["metric"], o["timeout"])
+        command = CommandEvaluator(o["command"], o["metric"], o["timeout"])
+        for problem in command.problems():
+            _fail("--eval", problem)
+        return command
     if o["data"] is None:
         return None
     # Evaluations run in their own folders: a relative path means the caller's folder.
@@ -202,6 +222,15 @@ def _strategy(loaded: Any, rows: list[Any], path: Path, o: dict[str, Any], slots
 
 
 def _run(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
+    from specc.build.lock import owned
+
+    # One search per results file: a second would evaluate every candidate again into the
+    # same run folders. The lock is `.<results>.lock` beside it, refused at once.
+    with owned(path.with_name(f".{path.name}.lock"), f"results file {path}"):
+        return _run_owned(tool, loaded, rows, evaluator, path, o)
+
+
+def _run_owned(tool: Any, loaded: Any, rows: list[Any], evaluator: Any, path: Path, o: Any) -> Any:
     from specc.tools.search.driver import run_search
 
     store = tool.ResultsFile(path)
@@ -264,6 +293,18 @@ def _summarise(state: Any, path: Path, o: dict[str, Any]) -> None:
                    "(rerun to continue)", err=True)  # fmt: skip
 
 
+def _warn_noise(ranked: list[Any], loaded: Any, o: dict[str, Any]) -> None:
+    """Say when the top-1 scores cannot rank the candidates (--data only)."""
+    if o["data"] is None:
+        return
+    from specc.runtime.train.folders import count_images
+    from specc.tools.search.noise import ranking_warnings
+
+    val = count_images(Path(o["data"]) / "val")
+    for warning in ranking_warnings(ranked, loaded.spec.num_classes, val):
+        click.echo(f"warning: {warning}", err=True)
+
+
 def _progress() -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -296,12 +337,12 @@ def _print_compiled(tool: Any, loaded: Any, rows: list[Any], o: dict[str, Any]) 
 def _print_table(rows: list[Any], target: float, label: str | None) -> None:
     """The ranked rows; `label` names the score column (None: not evaluated)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 160
+    from specc.emit.terminal import console as make_console
+    from specc.emit.terminal import print_table
+
+    console = make_console()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     columns = ["rank", "alpha", "beta", "gamma", "a*b^2*g^2", "resolution", "params", "GMACs",
                "MACs ratio"] + ([label, "wall s", "status"] if label else [])  # fmt: skip
@@ -318,7 +359,7 @@ def _print_table(rows: list[Any], target: float, label: str | None) -> None:
         table.add_row(*cells)
     order = f"by {label}" if label else f"by how close the built MACs ratio is to {target:g}"
     console.print(f"{len(rows)} candidates at phi = 1, ranked {order}")
-    console.print(table)
+    print_table(console, table, drop=("a*b^2*g^2", "MACs ratio", "wall s", "resolution"))
 
 
 def _plot(rows: list[Any], o: dict[str, Any], label: str, spec: Path) -> None:

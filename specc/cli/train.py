@@ -68,7 +68,7 @@ from specc.diagnostics import UserError
 @click.option("--workers", type=click.IntRange(0), help="data loading processes per rank")
 @click.option(
     "--synthetic-images",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10**8),
     default=1024,
     show_default=True,
     help="images per epoch with --data synthetic",

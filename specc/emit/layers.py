@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from specc.build.architecture import Architecture
+from specc.emit.tables import macs_text
 from specc.ir.nodes import format_shape
 
 COLUMNS = (
@@ -86,8 +87,10 @@ def print_layers(arch: Architecture) -> None:
         table.add_row(*row)
     r = arch.resolved
     out.print(f"[bold]{r.class_name}[/bold], {r.selector.describe()} ({escape(r.file)})")
-    print_table(out, table)
+    # Least needed first where the terminal is narrow: the input shape is the previous
+    # layer's output, groups and activations are rarely read, stride shows in the shapes.
+    print_table(out, table, drop=("input", "activations", "groups", "stride", "kernel"))
     out.print(
-        f"  MACs {arch.macs / 1e9:.3f} G; FLOPs {2 * arch.macs / 1e9:.3f} G (= 2 x MACs); "
+        f"  MACs {macs_text(arch.macs)}; FLOPs {macs_text(2 * arch.macs)} (= 2 x MACs); "
         "activations: elements of each layer's output for one image"
     )

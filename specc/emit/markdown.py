@@ -17,7 +17,7 @@ from typing import Any
 from specc import __version__
 from specc.build.architecture import Architecture
 from specc.emit.layers import COLUMNS, NUMERIC, layer_table, shape
-from specc.emit.tables import STAGE_HEADERS, stage_table
+from specc.emit.tables import STAGE_HEADERS, macs_text, stage_table
 from specc.ir.nodes import format_shape
 from specc.lang.sizes import format_bytes
 
@@ -91,7 +91,7 @@ def _scaling(arch: Architecture) -> str:
 
 def _stage_table(arch: Architecture) -> str:
     rows = [
-        [*row.cells, format_shape(row.output), f"{row.params:,}", _giga(row.macs)]
+        [*row.cells, format_shape(row.output), f"{row.params:,}", macs_text(row.macs, arch.macs)]
         for row in stage_table(arch)
     ]
     headers = (*STAGE_HEADERS, "output", "params", "MACs")
@@ -269,7 +269,7 @@ def _escape(text: str) -> str:
 
 
 def _giga(value: int) -> str:
-    return f"{value / 1e9:.3f} G"
+    return macs_text(value)
 
 
 def _relative(value: int, other: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from specc.build.architecture import Architecture
-from specc.emit.tables import STAGE_HEADERS, spatial, stage_table
+from specc.emit.tables import STAGE_HEADERS, macs_text, spatial, stage_table
 from specc.lang.sizes import format_bytes
 
 SUMMARY_KEYS = (
@@ -51,7 +51,7 @@ def _count(value: int) -> str:
 
 
 def _giga(value: int) -> str:
-    return f"{value / 1e9:.3f} G"
+    return macs_text(value)
 
 
 def memory_lines(arch: Architecture, budget: int | None = None) -> list[str]:
@@ -97,28 +97,28 @@ def print_summary(arch: Architecture, outputs: list[str], budget: int | None = N
     from rich.table import Table
 
     from specc.emit.terminal import console as make_console
-    from specc.emit.terminal import print_table
+    from specc.emit.terminal import print_table, wrap
 
-    # Never wrap: a build log read in CI or a pipe is still one line per fact.
+    # The terminal's width, COLUMNS, or 80 in a pipe; lines fold, tables fit (print_table).
     console = make_console()
-    if not console.is_terminal:
-        console.width = 120  # rich's 80-column default for pipes would squeeze the table
+
+    def say(text: str) -> None:
+        console.print(wrap(text, console.width))
+
     r = arch.resolved
     m = r.multipliers
     coeff = r.rules["coefficients"]
     console.print(f"[bold]{r.class_name}[/bold], {r.selector.describe()} ({r.file})")
     if r.selector.is_preset:
-        console.print(
-            f"  multipliers: depth {m.depth:g}, width {m.width:g} (preset {r.selector.preset})"
-        )
+        say(f"  multipliers: depth {m.depth:g}, width {m.width:g} (preset {r.selector.preset})")
     else:
         phi = r.selector.phi_text
-        console.print(
+        say(
             f"  multipliers: depth {m.depth:.4f} ({coeff['depth']:g}^{phi}), "
             f"width {m.width:.4f} ({coeff['width']:g}^{phi}), "
             f"resolution {m.resolution:.4f} ({coeff['resolution']:g}^{phi})"
         )
-    console.print(
+    say(
         f"  input {r.in_channels}x{r.resolution}x{r.resolution}, {r.num_classes} classes, "
         f"dropout {r.dropout:g}, drop-path {r.drop_path:g}"
     )
@@ -132,7 +132,7 @@ def print_summary(arch: Architecture, outputs: list[str], budget: int | None = N
         table.add_row(*row.cells, spatial(row.output))
     print_table(console, table)
 
-    console.print(
+    say(
         f"  params {_count(arch.params)}   MACs {_giga(arch.macs)}   "
         f'FLOPs {_giga(2 * arch.macs)} (= 2 x MACs; the paper\'s "FLOPs" are MACs)'
     )
@@ -140,9 +140,9 @@ def print_summary(arch: Architecture, outputs: list[str], budget: int | None = N
         console.print(line, soft_wrap=False, overflow="fold")
     near = arch.nearest_preset
     if near is not None:
-        console.print(
+        say(
             f"  nearest preset: {near.name} (depth {near.depth:g}, width {near.width:g}, "
             f"resolution {near.resolution}): {_count(near.params)} params, {_giga(near.macs)} MACs"
         )
     for path in outputs:
-        console.print(f"  wrote {path}")
+        say(f"  wrote {path}")

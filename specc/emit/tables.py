@@ -9,6 +9,19 @@ from dataclasses import dataclass
 from specc.build.architecture import Architecture
 from specc.ir.nodes import format_shape
 
+
+def macs_text(value: float, scale: float | None = None) -> str:
+    """A MAC or FLOP count readable at any size: 20.094 G, 1.306 M, 27.4 K (G from 0.1 G,
+    so B0's 0.386 G reads as the papers print it; never "0.000 G"). `scale`: the value
+    whose unit to use (a table column's total, so that its rows share one unit)."""
+    scale = value if scale is None else scale
+    if scale >= 1e8:
+        return f"{value / 1e9:.3f} G"
+    if scale >= 1e5:
+        return f"{value / 1e6:.3f} M"
+    return f"{value / 1e3:.1f} K"
+
+
 STAGE_HEADERS = ("stage", "block", "kernel", "stride", "expand", "SE", "channels", "repeats")
 
 

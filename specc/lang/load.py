@@ -26,8 +26,8 @@ from specc.blocks.plugins import broken_message, stage_schemas
 from specc.diagnostics import Diagnostic, Location, SpecError, did_you_mean, dotted, warning
 from specc.lang.graphs import check_blocks, check_stage
 from specc.lang.schema import FORMAT_VERSION, GraphStage, Norm, Spec
-from specc.lang.source import MAX_BYTES, Source, check_size, parse_scalar, parse_yaml
 from specc.lang.source import Path as DataPath
+from specc.lang.source import Source, check_size, parse_scalar, parse_yaml, read_regular
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,15 @@ def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) ->
     """Load and validate a spec file; `overrides` are `dotted.path=value` strings or a mapping."""
     file = str(path)
     try:
-        with open(path, "rb") as handle:
-            # Read one byte past the limit: enough to refuse, whatever the file's real size.
-            raw = handle.read(MAX_BYTES + 1)
+        # One byte past the limit: enough to refuse, whatever the file's real size.
+        raw = read_regular(path)
         check_size(max(len(raw), Path(path).stat().st_size), file)
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([Diagnostic("no such file", Location(file))]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Diagnostic(f"cannot read the file: {exc}", Location(file))]) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SpecError([Diagnostic(f"cannot read the file: {reason}", Location(file))]) from None
     return loads(text, file, overrides)
 
 

@@ -186,6 +186,12 @@ class HiddenLayer(StrictModel):
     dropout: Rate = Field(
         0.0, description="dropout after this layer's activation (VGG's MLP: 0.5); 0: none"
     )
+    bias: bool = Field(True, description="the Linear's bias (false: timm's head_bias=False)")
+    norm: bool = Field(
+        False,
+        description="the spec's norm between the Linear and the activation (MobileNetV4's "
+        "head norm)",
+    )
 
 
 def _one_or_list(value: Any) -> Any:

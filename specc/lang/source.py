@@ -27,7 +27,10 @@ This module knows nothing about the spec's schema.
 from __future__ import annotations
 
 import copy
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +75,23 @@ class SpecLoader(yaml.SafeLoader):
 
 
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789"))
+
+
+def read_regular(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> bytes:
+    """Up to `limit` + 1 bytes of `path` (enough to refuse it as too large), if it is a
+    regular file; OSError("not a regular file") for a FIFO, device or folder, found without
+    blocking (opening a FIFO for reading waits for a writer for ever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(2**20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def check_size(size: int, file: str) -> None:

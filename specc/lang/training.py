@@ -114,8 +114,9 @@ class Training(StrictModel):
     """dataset folder; null: given on the command line"""
     sync_bn: bool = False
     """synchronised batch norm across processes"""
-    seed: int = 42
-    """random seed"""
+    # torch, numpy and Python all take seeds in [0, 2^32); a run adds rank and epoch to it.
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
+    """random seed, in [0, 2^32)"""
     log_interval: Annotated[int, Field(ge=1)] = 50
     """steps between log lines"""
 

@@ -21,7 +21,11 @@ What each op saves (PyTorch's `derivatives.yaml`, checked against
   an in-place SiLU, hard-swish or ReLU6 (in `ConvNormAct`) saves a copy of its input, as the
   input is overwritten;
 - SE's scale (x * gate): both factors; layer scale: its input;
-- max pool: the input and the int64 indices; the mean pools (SE, classifier) nothing;
+- max pool: the input and the int64 indices; the global mean pools (SE, classifier)
+  nothing; average pools and adaptive average pools (VGG's 7x7) the input;
+- global response norm (ConvNeXt V2): the input, its per-channel L2 norm, the per-image
+  denominator, the per-channel scale and the scaled input (x * scale); its output is fp32
+  (the fp32 weight and bias promote it);
 - drop path: the per-sample mask (one element per image); dropout: the mask (CPU: the
   input's dtype, CUDA's fused kernel: one byte per element);
 - average pools (stage pools, transitions): the input; GRN: its input, the per-channel
@@ -350,15 +354,15 @@ RULES: dict[type[OpBase], Rule] = {
     Act: _act,
     GlobalPool: _pool,
     MaxPool: _maxpool,
+    AvgPool: _avgpool,
+    AdaptiveAvgPool: _avgpool,
+    GRN: _grn,
     Mul: _mul,
     LayerScale: _layer_scale,
     Add: _add,
     Concat: _concat,
     Slice: _slice,
     Shuffle: _shuffle,
-    AvgPool: _avgpool,
-    AdaptiveAvgPool: _avgpool,
-    GRN: _grn,
     DropPath: _drop_path,
     Dropout: _dropout,
     Flatten: _flatten,

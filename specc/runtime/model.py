@@ -175,20 +175,26 @@ def load_weights(
     if not problems:
         model.load_state_dict(state, strict=True)
         return
-    identity = data.get("identity") if isinstance(data, Mapping) else None
-    written_for = identity.get("model_sha256") if isinstance(identity, Mapping) else None
-    message = f"{path} does not fit {source or 'the model'}"
-    if isinstance(written_for, str) and written_for != architecture_hash(model):
-        message += (
-            f": it was written for another architecture ({written_for[:12]} there, "
-            f"{architecture_hash(model)[:12]} here)"
-        )
+    message = f"{path} does not fit {source or 'the model'}{_written_for(data, model)}"
     raise UserError(
         message,
         details=problems,
         hint="load the weights of this folder's own runs, or map other weights with "
         "`specc weights import`",
     )
+
+
+def _written_for(data: Any, model: nn.Module) -> str:
+    """': it was written for another architecture (hashes; what it was built as)' when a
+    specc checkpoint records one, else ''."""
+    identity = data.get("identity") if isinstance(data, Mapping) else None
+    if not isinstance(identity, Mapping) or not isinstance(identity.get("model_sha256"), str):
+        return ""
+    there, here = identity["model_sha256"], architecture_hash(model)
+    if there == here:
+        return ""
+    built = f", built as {identity['built']}" if identity.get("built") else ""
+    return f": it was written for another architecture ({there[:12]}{built}; {here[:12]} here)"
 
 
 def mismatches(expected: Mapping[str, torch.Tensor], given: Mapping[str, Any]) -> list[str]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,13 @@ from typing import Any
 import torch
 
 from specc.diagnostics import UserError
+from specc.runtime.files import (
+    as_created,
+    is_write_failure,
+    temporary_beside,
+    terminate_raises,
+    write_failure,
+)
 from specc.runtime.model import instantiate_folder, open_folder, read_weights
 
 COUNTER = "num_batches_tracked"
@@ -270,16 +276,19 @@ def import_weights(
 
 
 def save_atomically(state: Mapping[str, Any], path: str | Path) -> Path:
-    """Write with torch.save to a temporary file beside `path`, then rename it into place."""
+    """Write with torch.save to a temporary file beside `path`, then rename it into place:
+    a failure (a full disk: "no space left on device", said so) keeps the previous file and
+    leaves no temporary (`specc.runtime.files.temporary_beside`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
     try:
-        torch.save(dict(state), temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with temporary_beside(path) as temporary:
+            torch.save(dict(state), temporary)
+            as_created(temporary)  # 0644 as other outputs, not mkstemp's 0600
+            os.replace(temporary, path)
+    except (OSError, RuntimeError) as exc:
+        if is_write_failure(exc):
+            raise write_failure(path, exc) from None
         raise
     return path
 
@@ -302,4 +311,5 @@ def import_checkpoint(
             hint="a checkpoint imports into the generated model of the same network",
         ) from None
     target = out if out is not None else opened.path / "weights.pt"
-    return save_atomically(model.state_dict(), target), report
+    with terminate_raises():  # a SIGTERM leaves no temporary either
+        return save_atomically(model.state_dict(), target), report

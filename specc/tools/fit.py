@@ -31,6 +31,8 @@ from specc.lang.sizes import format_bytes
 from specc.scaling.selector import Selector
 
 LOWEST_PHI = -64.0
+# A deployment budget past 10 s per forward pass is a typo (seconds for ms, an exponent).
+MAX_LATENCY_MS = 10_000
 METRICS = ("macs", "params", "latency", "train_memory")
 UNITS = {"macs": "macs", "params": "params", "latency": "ms", "train_memory": "bytes"}
 
@@ -78,6 +80,12 @@ def fit(
     if not math.isfinite(budget) or budget <= 0:
         raise SpecError([Diagnostic(f"the budget must be a positive number, got {budget}",
                                     Location(loaded.file), f"--target-{metric}")])  # fmt: skip
+    if metric == "latency" and budget > MAX_LATENCY_MS:
+        raise SpecError([Diagnostic(
+            f"a latency budget of {budget:g} ms is over the limit of {MAX_LATENCY_MS:,} ms: "
+            "every candidate is timed 18 times, and models that slow are timed for hours",
+            Location(loaded.file), "--target-latency", "give a budget in milliseconds",
+        )])  # fmt: skip
 
     cache: dict[float, Architecture | None] = {}
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from specc.build.architecture import Architecture
-from specc.build.folder import MARKER, settle
+from specc.build.folder import MARKER, read_plain, settle
 from specc.build.record import SCHEMA_VERSION
 from specc.diagnostics import Diagnostic, Location, SpecError, dotted
 from specc.scaling.selector import Selector
@@ -61,11 +61,11 @@ class Operand:
             return emit_pytorch(self.arch)
         assert self.folder is not None
         path = self.folder / "model.py"
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = "no model.py here" if isinstance(exc, FileNotFoundError) else str(exc)
-            raise SpecError([Diagnostic(reason, Location(str(path)), hint=REBUILD_HINT)]) from None
+        text = read_plain(path)  # a regular file only: a FIFO never blocks the diff
+        if text is None:
+            reason = "no model.py here" if not path.exists() else "not a regular file"
+            raise SpecError([Diagnostic(reason, Location(str(path)), hint=REBUILD_HINT)])
+        return text
 
 
 def selector_of(record: dict[str, Any]) -> Selector:
@@ -145,13 +145,13 @@ def _compile(
 def read_record(file: Path) -> dict[str, Any]:
     """Read and check an architecture.json; SpecError if missing, unreadable or corrupt."""
     where = Location(str(file))
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists():
         message = f"no {MARKER} here: not a folder that specc build wrote"
-        raise SpecError([Diagnostic(message, where)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Diagnostic(f"cannot read the file: {exc}", where)]) from None
+        raise SpecError([Diagnostic(message, where)])
+    text = read_plain(file)  # a regular file of bounded size only: a FIFO never blocks
+    if text is None:
+        message = "cannot read the file: not a regular file, or unreadable, or too large"
+        raise SpecError([Diagnostic(message, where, hint=REBUILD_HINT)])
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -207,7 +207,7 @@ class _Multipliers(_Part):
 
 
 class _Layer(_Part):
-    kernel: int | str  # "3.5.7": a mixed conv's sizes
+    kernel: int | str  # "3,5,7": a mixed conv's sizes
     stride: int
     in_channels: int
     out_channels: int

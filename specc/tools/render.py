@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from specc.emit.terminal import console, print_table
+from specc.emit.tables import macs_text
+from specc.emit.terminal import console, print_table, wrap
 from specc.ir.nodes import format_shape
 from specc.tools.diff import Change, Diff, value_at
 from specc.tools.sweep import SweepPoint
@@ -61,11 +62,12 @@ def print_diff(diff: Diff, *, layers: bool = False, out: Console | None = None) 
     out = out or console()
     for side, operand in (("A", diff.a), ("B", diff.b)):
         about = f"{operand.title}; {_spec(operand.record)}"
-        out.print(f"[bold]{side}[/bold]: {escape(operand.text)}  ({escape(about)})")
+        out.print(escape(wrap(f"{side}: {operand.text}  ({about})", out.width)))
     if diff.same:
         out.print("no differences: the two build the same network")
         return
-    print_table(out, _stage_table(diff))
+    stages = _stage_table(diff)
+    print_table(out, stages, drop=_unchanged(stages))
     print_table(out, _delta_table(diff))
     delta_paths = {path for _, path, _ in DELTAS}
     others = [c for c in diff.changes if not _SHOWN.match(c.path) and c.path not in delta_paths]
@@ -73,7 +75,7 @@ def print_diff(diff: Diff, *, layers: bool = False, out: Console | None = None) 
         out.print("other differences:")
         for change in others:
             text = f"{change.path}: {_plain(change.a)} → {_plain(change.b)}"
-            out.print(f"  {escape(text)}", style=CHANGED)
+            out.print(escape(wrap(f"  {text}", out.width)), style=CHANGED)
     _print_explanations(diff, out)
     _print_layers(diff, layers, out)
 
@@ -99,6 +101,14 @@ def _stage_table(diff: Diff) -> Table:
         cells = [_cell(_field(left, key), _field(right, key)) for _, key in STAGE_COLUMNS]
         table.add_row(name, *cells)
     return table
+
+
+def _unchanged(table: Table) -> list[str]:
+    """The stage table's columns without an `A → B` cell, least needed first; then the
+    output shapes (their change is the resolution's, in the table below)."""
+    order = ("SE", "expand", "stride", "kernel", "block", "repeats", "channels")
+    changed = {str(c.header) for c in table.columns if any("→" in str(x) for x in c.cells)}
+    return [header for header in order if header not in changed] + ["output"]
 
 
 def _conv_row(layer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -148,7 +158,7 @@ def _format(value: Any, kind: str) -> str:
     if not isinstance(value, int | float):
         return str(value)
     if kind == "giga":
-        return f"{value / 1e9:.3f} G"
+        return macs_text(value)
     return f"{value:.4g}" if kind == "real" else f"{value:,}"
 
 
@@ -170,7 +180,7 @@ def _print_explanations(diff: Diff, out: Console) -> None:
     if diff.explanations:
         out.print(f"where the differences come from ({escape(diff.baseline)}):")
         for explanation in diff.explanations:
-            out.print(f"  {escape(explanation.text)}")
+            out.print(escape(wrap(f"  {explanation.text}", out.width)))
 
 
 def _print_layers(diff: Diff, full: bool, out: Console) -> None:
@@ -245,9 +255,9 @@ def print_sweep(points: Sequence[SweepPoint], out: Console | None = None) -> Non
             str(p.resolution),
             str(p.blocks),
             f"{p.params:,}",
-            f"{p.macs / 1e9:.3f} G",
+            macs_text(p.macs),
         )
-    print_table(out, table)
+    print_table(out, table, drop=("blocks", "res. mult", "depth", "width"))
     if any(p.phi is None for p in points):
         out.print("presets: φ ≈ the compound φ nearest to the preset's multipliers (log scale)")
 

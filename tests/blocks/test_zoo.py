@@ -53,6 +53,7 @@ NEW_PARTS = {
     "resnet50d": ("timm", {}, FAMILY / "resnet50d.yaml", {}),
     "efficientnetv2_rw_s": ("timm", {}, FAMILY / "efficientnetv2_rw_s.yaml", {}),
     "vgg11_bn": ("torchvision", {}, FAMILY / "vgg11_bn.yaml", {}),
+    "mobilenetv4_conv_small": ("timm", {}, FAMILY / "mobilenetv4_conv_small.yaml", {}),
 }
 NO_NORM = [f"stages[{i}].norm=false" for i in range(4)]
 FAMILY_CASES["vgg11"] = (

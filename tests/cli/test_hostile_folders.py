@@ -192,3 +192,32 @@ def test_a_reader_that_cannot_finish_the_build_names_the_repair(tmp_path, builds
     assert result.returncode == 1 and f"specc build SPEC --out {folder}" in result.stderr
     digest = hashlib.sha256((folder / "model.py").read_bytes()).hexdigest()
     assert digest == hashlib.sha256(builds[1]["model.py"].encode()).hexdigest()  # untouched
+
+
+def test_a_hand_edit_is_never_kept_through_a_link(tmp_path, builds):
+    folder = built(tmp_path, builds[0])
+    (folder / "report.md").write_text("my edit\n")
+    outside = tmp_path / "outside.txt"
+    (folder / "report.md.edited").symlink_to(outside)  # dangling: a copy would go through it
+    specc.build.folder.write(builds[1], folder)
+    assert not outside.exists()
+    assert (folder / "report.md.edited.2").read_text() == "my edit\n"
+
+
+@pytest.mark.parametrize("name", ["architecture.json", "train.yaml", "spec"])
+def test_no_reader_waits_on_a_fifo(tmp_path, builds, name):
+    folder = built(tmp_path, builds[0])
+    if name == "spec":
+        fifo = tmp_path / "spec.yaml"
+        args = ["build", str(fifo), "--out", str(tmp_path / "new")]
+    else:
+        fifo = folder / name
+        fifo.unlink()
+        args = {
+            "architecture.json": ["diff", f"{TINY}@phi=0", str(folder)],
+            "train.yaml": ["train", str(fifo), "--data", "synthetic", "--max-steps", "1"],
+        }[name]
+    os.mkfifo(fifo)
+    result = cli(*args, timeout=60)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    assert "not a regular file" in result.stderr

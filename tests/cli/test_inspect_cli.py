@@ -57,7 +57,9 @@ def test_diff_phi6_against_b6_shows_the_table_deltas_and_causes():
     result = run("diff", PHI6, B6)
     assert result.exit_code == 1, result.output
     out = result.output
-    assert "repeats 3 6 6 9 9 12 3 vs 3 6 6 8 8 11 3" in out
+    assert max(len(line) for line in out.splitlines()) <= 80  # a pipe's 80 columns
+    flat = " ".join(out.split())  # long lines fold at 80 columns
+    assert "repeats 3 6 6 9 9 12 3 vs 3 6 6 8 8 11 3" in flat
     stage = first_lines(out)
     assert "9 → 8" in stage["3"] and "12 → 11" in stage["5"]
     assert "568 → 576" in stage["6"] and "2264 → 2304" in stage["head"]
@@ -65,9 +67,9 @@ def test_diff_phi6_against_b6_shows_the_table_deltas_and_causes():
     params = stage["params"].split()
     assert params[1:3] == ["45,464,648", "43,040,704"] and "(−5.33%)" in stage["params"]
     assert stage["resolution"].split()[1:4] == ["518", "528", "+10"]
-    assert "depth multiplier 2.986 (1.2^6) vs 2.6 (preset b6)" in out
-    assert "width multiplier 1.772 (1.1^6) vs 1.8 (preset b6)" in out
-    assert "stage 6 channels 568 vs 576, head channels 2264 vs 2304" in out
+    assert "depth multiplier 2.986 (1.2^6) vs 2.6 (preset b6)" in flat
+    assert "width multiplier 1.772 (1.1^6) vs 1.8 (preset b6)" in flat
+    assert "stage 6 channels 568 vs 576, head channels 2264 vs 2304" in flat
     assert "48 removed" in out and "--layers lists them" in out
 
 
@@ -271,7 +273,12 @@ def test_graph_spec_errors_are_located():
 
 
 def test_show_layers_prints_a_row_per_layer_with_totals():
-    result = run("show", B0, "--preset", "b0", "--layers")
+    narrow = run("show", B0, "--preset", "b0", "--layers")  # a pipe: 80 columns
+    assert narrow.exit_code == 0
+    lines = narrow.output.splitlines()
+    assert "activations" not in lines[1] and all(line == line.rstrip() for line in lines)
+    result = CliRunner().invoke(main, ["show", B0, "--preset", "b0", "--layers"],
+                                env={"COLUMNS": "200"})  # fmt: skip
     assert result.exit_code == 0
     ir = specc.compile(B0, preset="b0").graph
     rows = {line.split()[0]: line.split() for line in result.output.splitlines() if line.strip()}

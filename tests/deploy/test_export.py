@@ -121,7 +121,7 @@ def test_bad_input(tmp_path, every_kind_folder):
     assert result.exit_code == 1
     assert f"{tmp_path}: not a generated folder (no model.py)" in result.output
     bad = tmp_path / "bad.pt"
-    torch.save({"stem.conv.weight": torch.zeros(1)}, bad)
+    torch.save({"head.conv.weight": torch.zeros(1)}, bad)
     result = _export(every_kind_folder, "--format", "exported-program", "--weights", bad)
     source = every_kind_folder / "model.py"
     assert result.exit_code == 1 and f"{bad} does not fit {source}" in result.output

@@ -53,9 +53,10 @@ def test_fused_outputs_equal_unfused_for_every_kind_and_padding(every_kind_folde
 def test_fused_counts_differ_from_the_ir_by_one_parameter_per_folded_channel(every_kind_folder):
     arch_params = specc.compile(EVERY_KIND).params
     model = load_model(every_kind_folder).eval()
-    # the norms of conv-norm-act parts (a ConvNeXt block's own norm stays)
+    # the norms of conv-norm-act parts (a ConvNeXt block's own norm stays): each channel's
+    # weight and bias become one conv bias, or none where the conv had a bias already (VGG)
     norms = sum(
-        m.bn.num_features
+        m.bn.num_features * (2 if getattr(m.conv, "bias", None) is not None else 1)
         for m in model.modules()
         if isinstance(getattr(m, "bn", None), torch.nn.BatchNorm2d)
     )

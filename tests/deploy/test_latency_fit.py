@@ -104,7 +104,9 @@ def test_bad_input(tmp_path):
                                        "--latency-cache", str(broken)])  # fmt: skip
     assert result.exit_code == 1 and "not a specc latency cache" in result.output
     result = CliRunner().invoke(main, ["fit", str(TINY), "--target-macs", "1e6", "--batch", "4"])
-    assert result.exit_code == 2 and "need --target-latency" in result.output
+    assert result.exit_code == 2 and "--batch needs --target-latency or --target-train-memory" in (
+        result.output
+    )
     result = CliRunner().invoke(main, ["fit", str(TINY), "--target-latency", "-1",
                                        "--latency-cache", str(tmp_path / "c.json")])  # fmt: skip
     assert result.exit_code == 1 and "the budget must be a positive number" in result.output

@@ -52,4 +52,7 @@ def test_budget_below_the_smallest_model():
 def test_fit_needs_exactly_one_budget(args):
     result = CliRunner().invoke(main, ["fit", str(SPECS / "b0.yaml"), *args])
     assert result.exit_code == 2
-    assert "exactly one of --target-macs, --target-params and --target-latency" in result.output
+    assert (
+        "exactly one of --target-macs, --target-params, --target-latency and "
+        "--target-train-memory" in result.output
+    )

@@ -50,7 +50,7 @@ def parts(plan: MBConvPlan) -> frozenset[str]:
 
 
 def describe(stage: MBConvStage) -> str:
-    """'mbconv6 k5 se0.25', 'mbconv(72) k3.5.7'."""
+    """'mbconv6 k5 se0.25', 'mbconv(72) k3,5,7'."""
     ratio = f"({stage.expanded})" if stage.expanded is not None else f"{stage.expand:g}"
     return f"{stage.block}{ratio} k{kernel_text(stage.kernel)}{describe_se(stage.se)}"
 

@@ -26,6 +26,7 @@ from specc.build.architecture import Architecture, Endpoint
 from specc.diagnostics import Diagnostic, Location, SpecError
 from specc.emit.pytorch import code
 from specc.emit.pytorch.classes import check_call, environment, render_classes
+from specc.lang.schema import Defaults
 
 # Module-level names of model.py besides the classes and functions its templates define.
 MODULE_NAMES = {
@@ -185,13 +186,25 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     if r.hidden:
         layers, width = [], features * r.pool_size**2
         for layer in r.hidden:
-            layers.append(f"nn.Linear({code.literal(width)}, {code.literal(layer.width)})")
+            bias = "" if layer.bias else ", bias=False"
+            layers.append(f"nn.Linear({code.literal(width)}, {code.literal(layer.width)}{bias})")
+            if layer.norm:
+                layers.append(_flat_norm(layer.width, r.defaults))
             layers.append(f"{ACTIVATIONS[layer.activation]}()")
             if layer.dropout:
                 layers.append(f"nn.Dropout({code.literal(layer.dropout)})")
             width = layer.width
         lines += code.call(8, "self.hidden = ", "nn.Sequential", layers)
     return lines
+
+
+def _flat_norm(channels: int, defaults: Defaults) -> str:
+    """The spec's norm over flat features (N, C): a hidden layer's head norm."""
+    norm, width = defaults.norm, code.literal(channels)
+    if norm.kind == "layernorm":
+        return f"nn.LayerNorm({width}, eps={code.literal(norm.eps)})"
+    eps, momentum = code.literal(norm.eps), code.literal(norm.momentum)
+    return f"nn.BatchNorm1d({width}, eps={eps}, momentum={momentum})"
 
 
 def _block_call(module: str, kind: str, class_name: str, args: list[Argument]) -> list[str]:

@@ -27,6 +27,7 @@ import torch
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
 from specc.runtime.deploy.latency import Timing
+from specc.runtime.machine import require_input_fits
 from specc.runtime.model import load_model, open_folder
 
 Forward = Callable[[torch.Tensor], Any]
@@ -184,8 +185,10 @@ def bench_folder(folder: str | Path, model: str, reference: str | None, config: 
         if not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is available")
         torch.backends.cudnn.benchmark = True
-    found = candidates(folder, reference, config)
     shape = _input_shape(open_folder(folder).require_record()[0], config)
+    largest = max(config.batches)
+    require_input_fits(largest, shape, f"--batch {largest}", "smaller batches")
+    found = candidates(folder, reference, config)
     rows: list[Row] = []
     for batch in config.batches:
         x = torch.randn(batch, *shape, device=config.device)

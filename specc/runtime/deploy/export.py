@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ import torch
 
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
+from specc.runtime.files import as_created, temporary_beside, terminate_raises
+from specc.runtime.machine import require_input_fits
 from specc.runtime.model import load_model, open_folder
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
@@ -87,10 +88,12 @@ def export(
     fuse: bool = False,
     tolerance: float = TOLERANCE,
     seed: int = 0,
+    ema: bool = False,
 ) -> ExportResult:
     """Export the generated model in `folder` and verify it; returns the errors measured.
 
-    `batch`: a fixed batch size, or "dynamic". Raises UserError for user problems (bad
+    `batch`: a fixed batch size, or "dynamic"; `ema`: the EMA weights of a training
+    checkpoint `weights`. Raises UserError for user problems (bad
     folder, weights, format, missing extra) and ExportMismatch past `tolerance`.
     """
     if format not in FORMATS:
@@ -104,7 +107,7 @@ def export(
         raise UserError("--opset applies to ONNX only")
     opened = open_folder(folder)
     shape, ir_params, ir_macs = opened.require_record()
-    model = load_model(opened, weights, fuse=fuse).eval()
+    model = load_model(opened, weights, ema=ema, fuse=fuse).eval()
     target = Path(out) if out is not None else default_path(opened.path, format, fuse)
     if target.is_dir():
         raise UserError(f"{target}: is a folder; give a file name")
@@ -113,12 +116,8 @@ def export(
 
     trace_batch = 2 if dynamic else int(batch)
     checks = (1, 3) if dynamic else (int(batch),)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{FORMATS[format]}", dir=target.parent
-    )
-    os.close(descriptor)
-    temp = Path(temporary)
-    try:
+    require_input_fits(max(trace_batch, *checks), shape, f"--batch {batch}", "a smaller --batch")
+    with terminate_raises(), temporary_beside(target, FORMATS[format]) as temp:
         example = torch.randn(trace_batch, *shape, generator=torch.Generator().manual_seed(seed))
         if format == "onnx":
             run = _export_onnx(model, example, dynamic, opset, temp)
@@ -130,10 +129,9 @@ def export(
                               *counts, fuse, opset)  # fmt: skip
         if not result.ok:
             raise ExportMismatch(result)
+        as_created(temp)  # 0644 as other outputs, not mkstemp's 0600
         os.replace(temp, target)
         return result
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def require_onnx() -> None:

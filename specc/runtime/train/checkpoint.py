@@ -24,14 +24,16 @@ from specc.runtime.weights import save_atomically
 FORMAT = 1
 
 
-def identity(model: torch.nn.Module, recipe: dict[str, Any]) -> dict[str, str]:
+def identity(model: torch.nn.Module, recipe: dict[str, Any], built: str = "") -> dict[str, str]:
     """The architecture (every state-dict name and shape) and the recipe a run trains (its
-    hash, and the recipe itself as JSON so that a refused resume can name what differs)."""
+    hash, and the recipe itself as JSON so that a refused resume can name what differs);
+    `built`: what the model was built from, in words ("digits phi1, spec sha256 ...")."""
     text = json.dumps(recipe, sort_keys=True)
     return {
         "model_sha256": architecture_hash(model),
         "recipe_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "recipe": text,
+        "built": built,
     }
 
 
@@ -44,6 +46,26 @@ def _recipe_changes(found: dict[str, Any], expected: dict[str, str]) -> str:
     keys = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
     changes = "; ".join(f"{k}: {before.get(k)} in the checkpoint, {now.get(k)} now" for k in keys)
     return f": {changes} (pass the same --set values when resuming)" if changes else ""
+
+
+def _only_new_defaults(found: dict[str, Any], expected: dict[str, str]) -> bool:
+    """Whether the recipes differ only in keys the checkpoint's specc did not have yet, each
+    at its default now (a newer specc added them): the same training, resumable."""
+    from specc.runtime.train.config import TrainConfig
+
+    try:
+        before, now = json.loads(found["recipe"]), json.loads(expected["recipe"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    fields = TrainConfig.model_fields
+    changed = {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
+    return all(
+        k not in before and k in fields and now.get(k) == _json(fields[k].default) for k in changed
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 def rng_state() -> dict[str, Any]:
@@ -79,11 +101,14 @@ def load(path: Path, expected: dict[str, str]) -> dict[str, Any]:
     found = state.get("identity", {})
     for key, label in (("model_sha256", "architecture"), ("recipe_sha256", "training recipe")):
         if found.get(key) != expected[key]:
+            if key == "recipe_sha256" and _only_new_defaults(found, expected):
+                continue
             changes = _recipe_changes(found, expected) if key == "recipe_sha256" else ""
+            built = f", built as {found['built']}" if found.get("built") else ""
             raise UserError(
                 f"{path} was written for another {label} "
-                f"({str(found.get(key))[:12]} here vs {expected[key][:12]} now){changes}; "
-                "refusing to resume"
+                f"({str(found.get(key))[:12]} there{built}, {expected[key][:12]} "
+                f"now){changes}; refusing to resume"
             )
     return state
 

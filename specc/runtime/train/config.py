@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
 from specc.diagnostics import Diagnostic, Location, SpecError, UserError, did_you_mean, dotted
-from specc.lang.source import parse_scalar, parse_yaml
+from specc.lang.source import check_size, parse_scalar, parse_yaml, read_regular
 from specc.lang.training import Training
 from specc.lang.types import ClassName, Rate, StrictModel
 
 # Keys that change how a run goes but not what it computes: a checkpoint stays valid.
-RUN_ONLY = {"epochs", "workers", "pin_mem", "data_dir", "log_interval"}
+RUN_ONLY = {"epochs", "workers", "pin_mem", "data_dir", "log_interval", "best_by"}
 # Input channels an image file decodes to (PIL modes L, RGB, RGBA).
 IMAGE_CHANNELS = (1, 3, 4)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,6 +52,15 @@ class TrainConfig(Training):
     drop_path: Rate = 0.0
     spec: BuildIdentity
     built: Built | None = None  # absent in files written before specc recorded it
+    # Which weights' eval top-1 picks best.pt: null = the EMA weights' when the run keeps
+    # them (model_ema; they score far above the raw weights on short or small runs).
+    best_by: Literal["raw", "ema"] | None = None
+
+    def best_weights(self) -> str:
+        """'ema' or 'raw': the weights whose eval top-1 picks best.pt."""
+        if self.best_by is not None:
+            return self.best_by if self.model_ema or self.best_by == "raw" else "raw"
+        return "ema" if self.model_ema else "raw"
 
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(mean, std) per channel: the file's, else ImageNet's for 3 channels, else 0.5."""
@@ -102,7 +111,11 @@ def load_config(
     Raises SpecError with every problem, located in the file or at the flag."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = read_regular(path)  # a FIFO or a device never blocks the run
+        check_size(len(raw), file)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([Diagnostic(f"cannot read the config: {exc}", Location(file))]) from None
     except OSError as exc:
         raise SpecError(
             [Diagnostic(f"cannot read the config: {exc.strerror}", Location(file))]

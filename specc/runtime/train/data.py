@@ -2,8 +2,11 @@
 the sampler.
 
 The layout checks (a missing or empty folder, class folders that differ between train/ and
-val/) need no torch and live in `specc.runtime.train.folders`. An image that cannot be
-decoded does not end a run: it comes back with label -1, the loop drops it and counts it.
+val/, an empty class folder in train/) need no torch and live in
+`specc.runtime.train.folders`. Files are found by `specc.runtime.train.images` (no FIFO,
+link loop or bomb is ever opened as an image). An image that cannot be decoded does not
+end a run: it comes back with label -1, the loop drops it and counts it; a set none of
+whose images decodes stops the run.
 
 The sampler shuffles with (seed, epoch), shards across ranks and can start mid-epoch, so
 a resumed run sees exactly the batches the interrupted one would have seen.
@@ -21,8 +24,11 @@ from torch.utils.data import Dataset, Sampler
 from specc.diagnostics import UserError
 from specc.lang.training import TORCHVISION_POLICIES
 from specc.runtime.train.config import IMAGE_CHANNELS, TrainConfig
+from specc.runtime.train.images import open_image, scan
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # how an image file is decoded for in_chans
+# Images tried before the first step; where none of them decodes, the run stops.
+PROBE_IMAGES = 64
 
 
 def transforms(cfg: TrainConfig, train: bool) -> Any:
@@ -95,31 +101,45 @@ def _augmentation(aa: str, size: int, mean: tuple[float, ...]) -> Any:
 
 
 class ImageFolderSet(Dataset[tuple[torch.Tensor, int]]):
-    """torchvision's ImageFolder decoding each image to `in_chans` channels (1: grayscale,
-    3: RGB, 4: RGBA, whatever the file holds), except that an undecodable image yields
-    label -1."""
+    """An ImageFolder (`root/<class>/.../<image>`, classes in sorted order, as torchvision's)
+    decoding each image to `in_chans` channels (1: grayscale, 3: RGB, 4: RGBA, whatever the
+    file holds); an undecodable image yields label -1. `scan` says what was skipped."""
 
     def __init__(self, root: Path, transform: Any, img_size: int, in_chans: int = 3) -> None:
-        from torchvision.datasets import ImageFolder
-
         if in_chans not in IMAGE_CHANNELS:
             raise UserError(
                 f"in_chans is {in_chans}: image files decode to 1 (grayscale), 3 (RGB) or "
                 "4 (RGBA) channels; rebuild the model with one of those input channels"
             )
-        mode = MODES[in_chans]
-        self.folder = ImageFolder(str(root), transform=transform, loader=_Loader(mode))
+        self.root, self.mode, self.transform = root, MODES[in_chans], transform
+        self.scan = scan(root)
+        self.samples = self.scan.samples
         self.blank = torch.zeros(in_chans, img_size, img_size)
 
     def __len__(self) -> int:
-        return len(self.folder)
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
         try:
-            image, label = self.folder[index]
-        except (OSError, ValueError, SyntaxError):  # PIL's ways of saying "not an image"
+            image = open_image(path, self.mode)
+            return (self.transform(image) if self.transform else image), label
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError):  # not an image
             return self.blank, -1
-        return image, label
+
+    def first_readable(self, tries: int = PROBE_IMAGES) -> tuple[torch.Tensor, int]:
+        """The first image that decodes, among the first `tries`; UserError when none does
+        (a set whose every image is unreadable must not "train" on blanks)."""
+        for index in range(min(tries, len(self))):
+            image, label = self[index]
+            if label >= 0:
+                return image, label
+        count = min(tries, len(self))
+        raise UserError(
+            f"{self.root}: none of the first {count} images could be read as an image "
+            f"(e.g. {self.samples[0][0]})",
+            hint="check the files: truncated downloads, wrong formats, permissions",
+        )
 
 
 class ArraySet(Dataset[tuple[torch.Tensor, int]]):
@@ -186,19 +206,6 @@ def tensor_transforms(cfg: TrainConfig, train: bool) -> Any:
     return T.Compose(steps)
 
 
-class _Loader:
-    """Open an image file and convert it to one PIL mode (picklable, for workers)."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-
-    def __call__(self, path: str) -> Any:
-        from PIL import Image
-
-        with open(path, "rb") as handle:
-            return Image.open(handle).convert(self.mode)
-
-
 class SyntheticSet(Dataset[tuple[torch.Tensor, int]]):
     """Random images, the same for an index on every call and every rank (for smoke and
     throughput runs); drawn from their own generator, so they use no global randomness."""
@@ -244,7 +251,10 @@ class ShardedSampler(Sampler[int]):
         return order[self.rank :: self.world]
 
     def per_rank(self) -> int:
-        return len(self._indices())
+        """This rank's share of an epoch, counted, not listed (a synthetic epoch of 10^8
+        images must not allocate its index list)."""
+        padded = -(-self.size // self.world) * self.world if self.pad else self.size
+        return len(range(self.rank, padded, self.world))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._indices()[self.skip :])

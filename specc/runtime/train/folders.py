@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from specc.diagnostics import UserError
+from specc.runtime.train.images import IMAGE_SUFFIXES, class_folders, scan
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+__all__ = ["IMAGE_SUFFIXES", "check_image_folder"]
 LAYOUT = "expected train/<class>/<image> and val/<class>/<image>"
 
 
@@ -20,11 +21,19 @@ def check_image_folder(root: Path) -> list[str]:
     train = root / "train"
     if not train.is_dir():
         raise UserError(f"{root}: no train/ folder ({LAYOUT})")
-    classes = _classes(train)
+    classes = class_folders(train)
     if not classes:
         raise UserError(f"{train}: no class folders ({LAYOUT})")
-    if not any(_has_images(train / name) for name in classes):
-        raise UserError(f"{train}: the class folders hold no images")
+    found = scan(train)  # what cannot be an image (FIFOs, link loops) is skipped, counted
+    skipped = f" ({found.skipped_text()} skipped)" if found.skipped else ""
+    if not found.samples:
+        raise UserError(f"{train}: the class folders hold no images{skipped}")
+    if found.empty:
+        raise UserError(
+            f"{train}: class folders without an image ({', '.join(found.empty)}){skipped}: "
+            "a class with no training image can never be learnt",
+            hint="add images, or remove the folder and rebuild with --set num_classes=N",
+        )
     if len(classes) < 2:
         raise UserError(
             f"{train}: one class folder ({classes[0]}): a classifier needs two or more "
@@ -38,7 +47,7 @@ def _check_val(root: Path, classes: list[str]) -> None:
     val = root / "val"
     if not val.is_dir():
         return
-    val_classes = _classes(val)
+    val_classes = class_folders(val)
     if val_classes != classes:
         only_train = sorted(set(classes) - set(val_classes))
         only_val = sorted(set(val_classes) - set(classes))
@@ -48,9 +57,9 @@ def _check_val(root: Path, classes: list[str]) -> None:
         )
 
 
-def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
-
-
-def _has_images(folder: Path) -> bool:
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
+def count_images(folder: Path) -> int:
+    """Image files under `folder` (0 when it does not exist), found as training finds them
+    (`specc.runtime.train.images.scan`: no FIFO, link loop or bomb is counted)."""
+    if not folder.is_dir():
+        return 0
+    return len(scan(folder).samples)

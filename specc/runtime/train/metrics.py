@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from specc.diagnostics import UserError
+
 FIELDS = (
     "epoch", "step", "lr", "train_loss", "train_top1", "images_per_s", "skipped_images",
     "eval_top1", "eval_top5", "ema_top1", "ema_top5", "seconds", "peak_memory_gib",
@@ -36,6 +38,8 @@ class MetricsLog:
 
     def append(self, row: dict[str, Any]) -> None:
         record = {key: row.get(key) for key in FIELDS}
+        for path in (self.jsonl, self.csv):
+            _cut_torn_tail(path)
         with self.jsonl.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         new = not self.csv.exists()
@@ -56,9 +60,45 @@ class MetricsLog:
             os.replace(temporary, path)
 
     def rows(self) -> list[dict[str, Any]]:
+        """The rows; a torn last line (a kill or a full disk mid-write) is not a row, any
+        other unreadable line is a UserError naming it."""
         if not self.jsonl.exists():
             return []
-        return [json.loads(line) for line in self.jsonl.read_text().splitlines() if line]
+        lines = self.jsonl.read_text(encoding="utf-8", errors="replace").split("\n")
+        rows = []
+        for number, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line) if line.strip() else None
+            except ValueError:
+                if number == len(lines):  # no newline after it: torn
+                    break
+                raise UserError(
+                    f"{self.jsonl}:{number}: not a metrics row",
+                    hint="repair or remove the line, then resume",
+                ) from None
+            if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+                rows.append(row)
+            elif row is not None:
+                raise UserError(f"{self.jsonl}:{number}: not a metrics row (no epoch)")
+        return rows
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Remove a last line that has no newline (a write cut short), so that the next row
+    starts on a line of its own."""
+    try:
+        with path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            handle.seek(0)
+            data = handle.read()
+            handle.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:

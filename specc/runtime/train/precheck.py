@@ -76,7 +76,8 @@ def config_path(path: Path) -> Path:
             return path / "train.yaml"
         raise UserError(f"{path}: a folder without train.yaml", hint=hint)
     if not path.is_file():
-        raise UserError(f"{path}: no such file", hint=hint)
+        what = "not a regular file" if path.exists() else "no such file"  # a FIFO, a device
+        raise UserError(f"{path}: {what}", hint=hint)
     return path
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,29 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from specc.build.lock import owned
 from specc.diagnostics import UserError
+from specc.runtime.files import require_writable, sweep_temporaries
+from specc.runtime.machine import require_input_fits
 from specc.runtime.train.config import TrainConfig
 from specc.runtime.train.data import ArraySet, ImageFolderSet, SyntheticSet, transforms
 from specc.runtime.train.folders import check_image_folder
 from specc.runtime.train.precheck import RUN_FILES as RUN_FILES  # re-exported
 from specc.runtime.train.precheck import TrainOptions
 from specc.tools.arrays import is_npz, read_npz
+
+
+@contextmanager
+def own_run_folder(out: Path) -> Iterator[None]:
+    """Rank 0's hold on the run folder for the whole run: one writer (a lock beside it,
+    `.<name>.lock`; a second run is refused naming the first one's pid), checked writable
+    before any work, and the temporaries a killed run left (`.last.pt.XXXXXXXX.tmp`)
+    removed."""
+    require_writable(out, "run folder")
+    with owned(out.parent / f".{out.name}.lock", f"run folder {out}"):
+        for name in ("last.pt", "best.pt"):
+            sweep_temporaries(out / name)
+        yield
 
 
 @dataclass
@@ -89,8 +107,20 @@ def build_model(cfg: TrainConfig, folder: Path, ctx: Context) -> nn.Module:
     return model.to(ctx.device)
 
 
+def check_batch_memory(cfg: TrainConfig) -> None:
+    """Refuse a batch whose input tensor alone would take more than half of this machine's
+    memory: the OOM killer would end the run with no message."""
+    require_input_fits(
+        cfg.batch_size,
+        (cfg.in_chans, cfg.img_size, cfg.img_size),
+        f"batch_size {cfg.batch_size} at {cfg.img_size} px",
+        "pass a smaller --batch-size (or --set img_size=...)",
+    )
+
+
 def build_data(cfg: TrainConfig, options: TrainOptions, ctx: Context) -> tuple[Any, Any, int]:
     """(train dataset, val dataset or None, number of classes in the data)."""
+    check_batch_memory(cfg)
     source = options.data or cfg.data_dir
     if source is None:
         raise UserError(

@@ -12,10 +12,12 @@ Construction (devices, model, data, optimiser) lives in `specc.runtime.train.set
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from specc.diagnostics import Interrupted, UserError
+from specc.runtime.files import is_write_failure, write_failure
 from specc.runtime.train import checkpoint
 from specc.runtime.train.config import TrainConfig, load_config
 from specc.runtime.train.evaluate import (
@@ -54,6 +57,7 @@ from specc.runtime.train.setup import (
     build_optimizer,
     build_scheduler,
     load_initial,
+    own_run_folder,
     setup,
 )
 from specc.runtime.train.signals import StopSignals
@@ -82,15 +86,20 @@ def train(options: TrainOptions, checked: Checked | None = None) -> Progress:
     ctx = setup()
     folder = options.config.parent
     replaced = replaced if ctx.main else []
-    try:
-        run = Run(cfg, options, ctx, folder, out)  # writes nothing: a refused run leaves no trace
-        if ctx.main:
-            for path in replaced:
-                path.unlink()
-            out.mkdir(parents=True, exist_ok=True)
-        state = run.fit()
-    except torch.cuda.OutOfMemoryError:
-        raise UserError(out_of_memory_message(cfg, folder)) from None
+    with own_run_folder(out) if ctx.main else contextlib.nullcontext():
+        try:
+            run = Run(cfg, options, ctx, folder, out)  # writes nothing: a refused run, no trace
+            if ctx.main:
+                for path in replaced:
+                    path.unlink()
+                out.mkdir(parents=True, exist_ok=True)
+            state = run.fit()
+        except torch.cuda.OutOfMemoryError:
+            raise UserError(out_of_memory_message(cfg, folder)) from None
+        except (OSError, RuntimeError) as exc:
+            if not is_write_failure(exc):
+                raise
+            raise write_failure(out, exc) from None
     del run
     shutdown()
     return state
@@ -148,7 +157,8 @@ class Run:
         self.notes: list[str] = []
         if options.initial_checkpoint is not None and not options.resume:
             self.notes += load_initial(self.model, options.initial_checkpoint)
-        self.identity = checkpoint.identity(self.model, cfg.recipe())
+        built = f"{cfg.spec.name} {cfg.spec.selector} (spec sha256 {cfg.spec.sha256[:12]})"
+        self.identity = checkpoint.identity(self.model, cfg.recipe(), built)
         torch.manual_seed(cfg.seed + 1000 * ctx.rank)  # data order and dropout differ per rank
         self.train_set, self.val_set, self.classes = build_data(cfg, options, ctx)
         self.check_before_training()
@@ -173,6 +183,7 @@ class Run:
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if options.compile:
             self.net = torch.compile(self.net, backend=options.compile)  # type: ignore[assignment]
+        self.best_by = "ema" if self.ema is not None and cfg.best_weights() == "ema" else "eval"
         self.state = Progress()
         self.partial = EpochTotals()  # the current epoch so far (saved in mid-epoch checkpoints)
         self.log = MetricsLog(out)
@@ -188,7 +199,8 @@ class Run:
             self.notes.append(
                 f"training at {self.cfg.img_size} px (model.py was built for {built})"
             )
-        preflight(self.model, self.cfg, self.train_set[0][0], self.classes)
+        probe = getattr(self.train_set, "first_readable", lambda: self.train_set[0])
+        preflight(self.model, self.cfg, probe()[0], self.classes)
 
     # --- checkpoints ----------------------------------------------------------------------
 
@@ -211,6 +223,7 @@ class Run:
                 "partial": self.partial.as_list(),
                 "rng": checkpoint.rng_state(),
                 "run": run_record(self.options),
+                "best_by": "ema" if self.best_by == "ema" else "raw",
             },
         )
         return path
@@ -273,8 +286,17 @@ class Run:
             f"run folder {self.out}",
             f"device {self.ctx.device}" + (f" x {self.ctx.world}" if self.ctx.world > 1 else ""),
             f"data {data}: {len(self.train_set)} training images, {self.classes} classes{val}",
+            *_scan_notes(self.train_set, self.val_set),
             *self.notes,
+            *self.best_note(),
         ]
+
+    def best_note(self) -> list[str]:
+        if self.val_set is None:
+            return ["best.pt: by the train top-1 (no val/)"]
+        if self.best_by == "ema":
+            return ["best.pt: by the EMA weights' val top-1 (best_by: ema; load: ema=True)"]
+        return ["best.pt: by the raw weights' val top-1 (best_by: raw)"]
 
     def signalled(self) -> bool:
         """Whether to stop for a signal now. Several processes must stop after the same step,
@@ -312,10 +334,19 @@ class Run:
         totals = torch.zeros(3, dtype=torch.float64, device=self.ctx.device)  # loss, correct, seen
         started, images, dropped = time.perf_counter(), 0, 0
         every = self.options.checkpoint_every
-        for inputs, labels, skipped in self.feed.batches(self.state.epoch, done_in_epoch):
-            loss, logits = self.guarded_step(inputs, labels)
-            correct = (logits.argmax(dim=1) == labels).sum()
-            totals += torch.stack([loss * len(labels), correct, totals.new_tensor(len(labels))])
+        batches = self.signals.waiting(
+            self.feed.batches(self.state.epoch, done_in_epoch), enabled=self.ctx.world == 1
+        )
+        for inputs, labels, skipped in batches:
+            if len(labels):
+                loss, logits = self.guarded_step(inputs, labels)
+                correct = (logits.argmax(dim=1) == labels).sum()
+                totals += torch.stack([loss * len(labels), correct, totals.new_tensor(len(labels))])
+            else:  # every image of the batch was unreadable: no step on nothing
+                loss = totals.new_tensor(math.nan)
+                with warnings.catch_warnings():  # the schedule keeps counting steps
+                    warnings.simplefilter("ignore", UserWarning)
+                    self.scheduler.step()
             images, dropped = images + len(labels), dropped + skipped
             self.state.step += 1
             self.partial.track(totals, dropped, time.perf_counter() - started)
@@ -327,6 +358,8 @@ class Run:
                 return True
             if every is not None and self.state.step % every == 0 and not at_epoch_end:
                 self.save("last.pt")
+        if self.signals.cut_short:  # a signal while waiting for data: stop after this step
+            return False
         self.end_epoch(self.partial.counts(), self.partial.rate())
         return limit is not None and self.state.step >= limit
 
@@ -367,6 +400,13 @@ class Run:
             totals = totals.to(self.ctx.device)
             dist.all_reduce(totals)
         loss_sum, correct, seen, skipped = totals.cpu().tolist()
+        if seen == 0:  # nothing usable: no row, no checkpoint that looks like a result
+            data = self.options.data or self.cfg.data_dir
+            raise UserError(
+                f"epoch {self.state.epoch}: none of its {int(skipped)} training images "
+                f"could be read; nothing was learnt (data {data})",
+                hint="check the image files; specc skips unreadable ones and counts them",
+            )
         row: dict[str, Any] = {
             "epoch": self.state.epoch,
             "step": self.state.step,
@@ -385,7 +425,7 @@ class Run:
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.ctx.device) / 2**30
         self.state.epoch += 1
         self.partial = EpochTotals()
-        score = row.get("eval_top1", row["train_top1"])
+        score = row.get(f"{self.best_by}_top1", row.get("eval_top1", row["train_top1"]))
         improved = score > self.state.best
         self.state.best = max(self.state.best, score)
         self.state.history.append(row)
@@ -400,6 +440,16 @@ class Run:
 
     def record_rank_digests(self) -> None:
         record_rank_digests(self.model, self.ctx, self.out)
+
+
+def _scan_notes(*sets: Any) -> list[str]:
+    """What finding the images skipped (special files, link loops), per folder."""
+    notes = []
+    for data in sets:
+        scan = getattr(data, "scan", None)
+        if scan is not None and scan.skipped:
+            notes.append(f"skipped in {data.root}: {scan.skipped_text()}")
+    return notes
 
 
 def _epoch_line(row: dict[str, Any]) -> str:

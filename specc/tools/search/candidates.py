@@ -91,12 +91,19 @@ FIELDS = tuple(f.name for f in fields(Result) if f.name != "extra")
 
 # Grid values per axis above which enumerating takes minutes (step 0.0025 at target 2).
 MAX_AXIS_VALUES = 500
+# Candidates one grid may hold (each is compiled, about 0.1 s for B0, and trained when
+# evaluating): the default grid (step 0.05) has 111, a step of 0.01 about 10,300.
+MAX_CANDIDATES = 20_000
 
 
 def grid(step: float = 0.05, target: float = 2.0, tolerance: float = 0.1) -> list[Candidate]:
-    """Every (alpha, beta, gamma) >= 1 on the grid with |alpha beta^2 gamma^2 - target| <= tol."""
-    if not (0 < step <= 1) or target < 1 or tolerance < 0:
-        raise ValueError("need 0 < step <= 1, target >= 1 and tolerance >= 0")
+    """Every (alpha, beta, gamma) >= 1 on the grid with |alpha beta^2 gamma^2 - target| <= tol.
+
+    ValueError, before any enumeration, when the grid would hold more than MAX_CANDIDATES
+    (each one is compiled, and trained when evaluating): the count and the limit named."""
+    numbers = (step, target, tolerance)
+    if not all(map(math.isfinite, numbers)) or not (0 < step <= 1) or target < 1 or tolerance < 0:
+        raise ValueError("need finite 0 < step <= 1, target >= 1 and tolerance >= 0")
     upper = target + tolerance
     values = math.floor((upper - 1) / step + 1e-9) + 1
     if values > MAX_AXIS_VALUES:  # the enumeration grows as the cube of this
@@ -109,6 +116,13 @@ def grid(step: float = 0.05, target: float = 2.0, tolerance: float = 0.1) -> lis
         count = math.floor((limit - 1) / step + 1e-9)
         return [round(1 + i * step, 6) for i in range(count + 1)]
 
+    count = _grid_size(axis, step, target, tolerance)
+    if count > MAX_CANDIDATES:
+        raise ValueError(
+            f"step {step:g} and tolerance {tolerance:g} give about {count:,} candidates (at "
+            f"most {MAX_CANDIDATES:,}, each compiled and trained): use a coarser --step or "
+            "a smaller --tolerance"
+        )
     found = []
     for alpha in axis(upper):
         for beta in axis(math.sqrt(upper / alpha)):
@@ -117,6 +131,22 @@ def grid(step: float = 0.05, target: float = 2.0, tolerance: float = 0.1) -> lis
                 if abs(candidate.product - target) <= tolerance + 1e-12:
                     found.append(candidate)
     return found
+
+
+def _grid_size(axis: Any, step: float, target: float, tolerance: float) -> int:
+    """How many grid points `grid` would find (within a few at the band's edges), counted
+    per (alpha, beta) from the gamma interval, so that a huge grid costs nothing to refuse."""
+    upper, lower = target + tolerance, max(target - tolerance, 0.0)
+    total = 0
+    for alpha in axis(upper):
+        for beta in axis(math.sqrt(upper / alpha)):
+            base = alpha * beta**2
+            low = max(1.0, math.sqrt(lower / base))
+            high = math.sqrt(upper / base)
+            if high >= low:
+                first = math.ceil((low - 1) / step - 1e-9)
+                total += math.floor((high - 1) / step + 1e-9) - first + 1
+    return total
 
 
 def with_coefficients(loaded: LoadedSpec, candidate: Candidate) -> LoadedSpec:

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -67,6 +68,11 @@ class TrainEvaluator:
     epochs: int | None = None  # None: the spec's training.epochs
     top1: str = "raw"  # rank by the raw weights' or the EMA weights' validation top-1
     timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        # Each candidate's trainer runs in its own folder: a relative --data is the caller's.
+        if self.data != "synthetic":
+            object.__setattr__(self, "data", str(Path(self.data).resolve()))
 
     def problems(self, num_classes: int, channels: int | None = None) -> list[str]:
         """What stops every candidate before it starts: checked once, before the search."""
@@ -186,8 +192,23 @@ class CommandEvaluator:
     metric: str = "metric"
     timeout: float | None = None
 
+    def __post_init__(self) -> None:
+        # The command runs in each candidate's folder: a word naming a file or folder of the
+        # caller's working directory (`python eval.py`, `--data ../digits`) is made absolute.
+        words = [_absolute(word) for word in shlex.split(self.command)]
+        object.__setattr__(self, "command", shlex.join(words))
+
     def argv(self, config: Path) -> list[str]:
         return [part.replace("{config}", str(config)) for part in shlex.split(self.command)]
+
+    def problems(self) -> list[str]:
+        """What stops every candidate before it starts: checked once, before the search."""
+        program = shlex.split(self.command)[0] if self.command.strip() else ""
+        if not program:
+            return ["an empty command"]
+        if shutil.which(program) is None:
+            return [f"{program}: no such program (not on PATH, nor a file here)"]
+        return []
 
     def __call__(self, job: Job, report: Report | None, stop: StopCheck | None) -> Result:
         started = time.monotonic()
@@ -214,6 +235,15 @@ class CommandEvaluator:
                             error=f"no JSON line with a numeric {self.metric!r} in the output "
                                   f"({out_path})")  # fmt: skip
         return done.but(status="ok", metric=metric, error="")
+
+
+def _absolute(word: str) -> str:
+    """`word`, absolute where it names an existing path relative to the working directory
+    (`--data=../x` too); placeholders and everything else unchanged."""
+    key, sep, value = word.partition("=") if word.startswith("-") else ("", "", word)
+    if "{" in value or not value or Path(value).is_absolute() or not Path(value).exists():
+        return word
+    return f"{key}{sep}{Path(value).resolve()}"
 
 
 def _read_metric(stdout: str, key: str) -> float | None:

@@ -288,7 +288,7 @@ class MixNetS(nn.Module):
                     project_kernel=(1, 1),
                 ),
             ),
-            # stage 3: 1 block mbconv6 k3.5.7 se0.5, 24x56x56 -> 40x28x28
+            # stage 3: 1 block mbconv6 k3,5,7 se0.5, 24x56x56 -> 40x28x28
             nn.Sequential(
                 MBConv(
                     24,
@@ -301,7 +301,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 4: 3 blocks mbconv6 k3.5 se0.5, 40x28x28 -> 40x28x28
+            # stage 4: 3 blocks mbconv6 k3,5 se0.5, 40x28x28 -> 40x28x28
             nn.Sequential(
                 MBConv(
                     40,
@@ -337,7 +337,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 5: 1 block mbconv6 k3.5.7 se0.25, 40x28x28 -> 80x14x14
+            # stage 5: 1 block mbconv6 k3,5,7 se0.25, 40x28x28 -> 80x14x14
             nn.Sequential(
                 MBConv(
                     40,
@@ -351,7 +351,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 6: 2 blocks mbconv6 k3.5 se0.25, 80x14x14 -> 80x14x14
+            # stage 6: 2 blocks mbconv6 k3,5 se0.25, 80x14x14 -> 80x14x14
             nn.Sequential(
                 MBConv(
                     80,
@@ -374,7 +374,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 7: 1 block mbconv6 k3.5.7 se0.5, 80x14x14 -> 120x14x14
+            # stage 7: 1 block mbconv6 k3,5,7 se0.5, 80x14x14 -> 120x14x14
             nn.Sequential(
                 MBConv(
                     80,
@@ -388,7 +388,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 8: 2 blocks mbconv3 k3.5.7.9 se0.5, 120x14x14 -> 120x14x14
+            # stage 8: 2 blocks mbconv3 k3,5,7,9 se0.5, 120x14x14 -> 120x14x14
             nn.Sequential(
                 MBConv(
                     120,
@@ -413,7 +413,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 9: 1 block mbconv6 k3.5.7.9.11 se0.5, 120x14x14 -> 200x7x7
+            # stage 9: 1 block mbconv6 k3,5,7,9,11 se0.5, 120x14x14 -> 200x7x7
             nn.Sequential(
                 MBConv(
                     120,
@@ -426,7 +426,7 @@ class MixNetS(nn.Module):
                     act=nn.SiLU,
                 ),
             ),
-            # stage 10: 2 blocks mbconv6 k3.5.7.9 se0.5, 200x7x7 -> 200x7x7
+            # stage 10: 2 blocks mbconv6 k3,5,7,9 se0.5, 200x7x7 -> 200x7x7
             nn.Sequential(
                 MBConv(
                     200,
@@ -519,7 +519,8 @@ class MixNetS(nn.Module):
             elif isinstance(module, nn.Linear):
                 bound = 1.0 / module.out_features**0.5
                 nn.init.uniform_(module.weight, -bound, bound)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     @torch.no_grad()
     def fuse(self) -> MixNetS:

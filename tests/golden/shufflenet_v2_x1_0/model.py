@@ -297,7 +297,8 @@ class ShuffleNetV2(nn.Module):
             elif isinstance(module, nn.Linear):
                 bound = 1.0 / module.out_features**0.5
                 nn.init.uniform_(module.weight, -bound, bound)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     @torch.no_grad()
     def fuse(self) -> ShuffleNetV2:

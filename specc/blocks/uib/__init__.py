@@ -1,0 +1,1 @@
+"""Block kind `uib`: MobileNetV4's universal inverted bottleneck (see `schema`)."""
