@@ -13,7 +13,16 @@ from specc.blocks.kind import LowerContext
 from specc.blocks.parts.conv_norm_act import lower_layer, lower_pool, norm_layer
 from specc.build.resolve import ResolvedSpec
 from specc.ir.graph import GraphBuilder, Scope
-from specc.ir.nodes import Act, AdaptiveAvgPool, Dropout, Flatten, GlobalPool, Input, Linear
+from specc.ir.nodes import (
+    Act,
+    AdaptiveAvgPool,
+    Conv,
+    Dropout,
+    Flatten,
+    GlobalPool,
+    Input,
+    Linear,
+)
 
 
 def lower(resolved: ResolvedSpec) -> nx.DiGraph:
@@ -21,7 +30,11 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     ctx = LowerContext(resolved.defaults)
     shape = (resolved.in_channels, resolved.resolution, resolved.resolution)
     x = builder.add("input", Input(shape), [], Scope("input"))
-    x = lower_layer(builder, resolved.stem, x, ctx)
+    if resolved.stem_block is not None:  # a YAML kind as the stem (RepVGG)
+        plan = resolved.stem_block
+        x = resolved.kind(plan.kind).lower(builder, plan, x, ctx)
+    else:
+        x = lower_layer(builder, resolved.stem, x, ctx)
     # module path -> its output node, for tables and endpoints; "stem" is the stem's output
     # after its pool, "stem_conv" the conv's where a pool follows
     outputs = {"stem": x}
@@ -37,6 +50,18 @@ def lower(resolved: ResolvedSpec) -> nx.DiGraph:
     if resolved.head is not None:
         x = outputs["head"] = lower_layer(builder, resolved.head, x, ctx)
     scope = Scope("classifier")
+    if resolved.conv_classifier:  # SqueezeNet: dropout, 1x1 conv + act, global pool
+        x = builder.add("dropout", Dropout(resolved.dropout), [x], scope)
+        conv = Conv(
+            in_channels=builder.shape(x)[0], out_channels=resolved.num_classes, kernel=1,
+            stride=1, groups=1, padding=(0, 0, 0, 0), bias=True,
+        )  # fmt: skip
+        x = builder.add("classifier.0", conv, [x], scope)
+        x = builder.add("classifier.1", Act(resolved.defaults.activation), [x], scope)
+        x = builder.add("pool", GlobalPool("avg"), [x], scope)
+        x = builder.add("flatten", Flatten(), [x], scope)
+        builder.graph.graph.update(input="input", output=x, outputs=outputs)
+        return builder.graph
     pool = GlobalPool("avg") if resolved.pool_size == 1 else AdaptiveAvgPool(resolved.pool_size)
     x = builder.add("pool", pool, [x], scope)
     if resolved.pool_norm:

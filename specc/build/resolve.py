@@ -119,6 +119,8 @@ class ResolvedSpec:
     pool_norm: bool = False  # the spec's norm on the pooled features
     hidden: tuple[HiddenPlan, ...] = ()  # fully connected layers before the classifier
     pool_size: int = 1  # the classifier's average pool: 1 (global) or VGG's 7
+    conv_classifier: bool = False  # SqueezeNet: 1x1 conv + activation, then the pool
+    stem_block: BlockPlan | None = None  # a YAML kind as the stem (RepVGG), module `stem`
     drop_path_denominator: int = 1  # block i gets drop_path * i / this
     rules: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # the `--set path=value` texts applied to the spec
@@ -227,6 +229,8 @@ def resolve(
         pool_norm=spec.classifier.norm,
         hidden=hidden,
         pool_size=spec.classifier.pool_size,
+        conv_classifier=spec.classifier.conv,
+        stem_block=_stem_block(loaded, stem_out, kinds, widths),
         drop_path_denominator=_drop_path_denominator(spec, sum(repeats)),
         rules=spec.scaling.model_dump(mode="json"),
         overrides=tuple(loaded.source.overridden.values()),
@@ -237,9 +241,29 @@ def resolve(
     )
 
 
+def _stem_block(
+    loaded: LoadedSpec, stem_out: int, kinds: Mapping[str, AnyKind], widths: Widths
+) -> BlockPlan | None:
+    """The stem's plan where a YAML kind is the stem: one block, input -> stem width."""
+    spec = loaded.spec
+    if spec.stem.block is None:
+        return None
+    site = BlockPlan(
+        kind=spec.stem.block, name="stem", stage=0, index=0, number=0,
+        in_channels=spec.input.channels, out_channels=stem_out, kernel=spec.stem.kernel,
+        stride=spec.stem.stride, activation=spec.stem.activation or spec.defaults.activation,
+        drop_path=0.0,
+    )  # fmt: skip
+    context = PlanContext(spec.scaling, spec.defaults, widths.round, locate=loaded.locate)
+    plan: BlockPlan = kinds[spec.stem.block].plan(spec.stem, site, context)
+    return plan
+
+
 def kinds_of(spec: Spec) -> dict[str, AnyKind]:
     """The kind of each stage, by name: built-in or plugin, or one of the spec's YAML kinds."""
     found: dict[str, AnyKind] = {}
+    if spec.stem.block is not None:
+        found[spec.stem.block] = graph_kind(spec.stem.block, spec.blocks)
     for stage in spec.stages:
         if stage.block in found:
             continue
@@ -506,4 +530,5 @@ def _layer(
         pool=MaxPool(pool.kernel, pool.stride, pool.padding, pool.ceil_mode) if pool else None,
         bias=layer.bias,
         norm=layer.norm,
+        padding=layer.padding,
     )

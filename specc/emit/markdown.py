@@ -79,7 +79,11 @@ def _scaling(arch: Architecture) -> str:
     rows += [
         ["input", "x".join(map(str, arch.input_shape)), origin["input"]],
         ["classes", str(r.num_classes), ""],
-        ["dropout", f"{r.dropout:g}", "classifier, before the last linear layer"],
+        [
+            "dropout",
+            f"{r.dropout:g}",
+            "classifier, before the last " + ("1x1 conv" if r.conv_classifier else "linear layer"),
+        ],
         ["drop-path", f"{r.drop_path:g}", "stochastic depth of the last block"],
     ]
     return "## Scaling\n\n" + _table(("", "value", "from"), rows, {"value"})
@@ -164,6 +168,11 @@ def _rules(arch: Architecture) -> str:
             dropout = f", dropout {layer.dropout:g}" if layer.dropout else ""
             head.append(f"a hidden layer of {layer.width} ({layer.activation}{dropout})")
         lines.append(f"- `classifier`: {' and '.join(head)} before the final Linear")
+    if r.conv_classifier:
+        lines.append(
+            f"- `classifier`: a 1x1 conv to the classes and {d.activation}, then the "
+            "global average pool (SqueezeNet)"
+        )
     return "\n".join(lines)
 
 

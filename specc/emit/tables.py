@@ -62,7 +62,9 @@ def _layer_row(arch: Architecture, name: str, kernel: int, stride: int) -> Stage
     assert layer is not None
     counts = arch.analysis.by_part[name]
     channels = f"{layer.in_channels} → {layer.out_channels}"
-    cells = (name, "conv", str(kernel), str(stride), "", "", channels, str(len(layer.convs())))
+    block = arch.resolved.stem_block if name == "stem" else None
+    kind = block.kind if block is not None else "conv"  # a YAML kind as the stem (RepVGG)
+    cells = (name, kind, str(kernel), str(stride), "", "", channels, str(len(layer.convs())))
     return StageRow(cells, arch.shape_of(name), counts.params, counts.macs)
 
 

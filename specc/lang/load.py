@@ -121,6 +121,19 @@ def _graph_problems(spec: Spec, source: Source) -> list[Diagnostic]:
                 problems.append(Diagnostic(broken, where, f"stages[{index}].block"))
                 continue
             problems += check_stage(stage, index, spec.blocks, locate, known)
+    stem = spec.stem
+    if stem.block is not None and stem.block not in spec.blocks:
+        names = sorted(spec.blocks)
+        message = f"unknown stem block {stem.block!r}: the stem takes a YAML kind of `blocks:`"
+        message += f" ({', '.join(names)})" if names else " (this spec defines none)"
+        where = source.locate(("stem", "block"))
+        problems.append(Diagnostic(message, where, "stem.block", did_you_mean(stem.block, names)))
+    elif stem.block is not None:
+        for name in ("kernel", "bias", "norm", "padding", "deep"):
+            if name in stem.model_fields_set:
+                message = f"`{name}` is a conv field; the stem block {stem.block!r} ignores it"
+                where = source.locate(("stem", name))
+                problems.append(Diagnostic(message, where, f"stem.{name}", "remove it"))
     return problems
 
 

@@ -99,6 +99,11 @@ class ConvLayer(StrictModel):
     )
     bias: bool = Field(False, description="conv bias (ConvNeXt's stem, VGG)")
     norm: bool = Field(True, description="the spec's norm after the conv; false: none (VGG)")
+    padding: Annotated[int, Field(ge=0, le=15)] | None = Field(
+        None,
+        description="zero padding on every side, at most half the kernel; null: kernel // 2 "
+        "(or TF 'same'); 0: unpadded (SqueezeNet's stem)",
+    )
 
     @field_validator("kernel")
     @classmethod
@@ -114,6 +119,17 @@ class ConvLayer(StrictModel):
         if stride > 2 and kernel != stride:
             raise ValueError(f"stride {stride} is for patchify convs (kernel == stride)")
         return kernel
+
+    @field_validator("padding")
+    @classmethod
+    def _padding_fits_kernel(cls, padding: int | None, info: ValidationInfo) -> int | None:
+        kernel = info.data.get("kernel")
+        if padding is not None and kernel is not None and 2 * padding > kernel:
+            raise ValueError(
+                f"padding must be at most half the kernel: kernel {kernel} allows padding "
+                f"up to {kernel // 2}, got {padding}"
+            )
+        return padding
 
 
 class MaxPool(StrictModel):
@@ -144,6 +160,12 @@ class MaxPool(StrictModel):
 
 class Stem(ConvLayer):
     pool: MaxPool | None = Field(None, description="a max pool after the stem (ResNet)")
+    block: str | None = Field(
+        None,
+        description="a YAML kind of `blocks:` as the stem (RepVGG): one block from the input "
+        "to `channels` with the stem's `stride`, its params at their defaults; the "
+        "conv fields (kernel, bias, norm, padding, activation, deep) then do not apply",
+    )
     deep: Annotated[list[Channels], Field(max_length=8)] = Field(
         default_factory=list,
         description="a deep stem (ResNet-C/D, timm's stem_type='deep'): convs to these widths "
@@ -194,6 +216,32 @@ class Classifier(StrictModel):
     MLP: two 4096-wide layers, each followed by dropout 0.5)"""
     dropout: Rate = 0.0
     """dropout before the final Linear"""
+    conv: bool = Field(
+        False,
+        description="a conv classifier (SqueezeNet): dropout, a 1x1 conv with bias to the "
+        "classes, the spec's activation, then global average pool; with pool_size 1, no "
+        "hidden layers and no norm",
+    )
+
+    @model_validator(mode="after")
+    def _conv_alone(self) -> Classifier:
+        if self.conv:
+            clash = [
+                name
+                for name, on in (
+                    ("hidden", self.hidden is not None),
+                    ("pool_size", self.pool_size != 1),
+                    ("norm", self.norm),
+                )
+                if on
+            ]
+            if clash:
+                raise ValueError(
+                    f"a conv classifier (conv: true) pools after the conv and takes no "
+                    f"{', '.join(clash)}; remove {'it' if len(clash) == 1 else 'them'} or "
+                    "set conv: false"
+                )
+        return self
 
 
 class Coefficients(StrictModel):

@@ -24,6 +24,8 @@ ZOO = ROOT / "tests" / "data" / "zoo"
 CASES = {
     "cspresnet50": ("timm", {}, ZOO / "cspresnet50.yaml", {}),
     "densenet121": ("torchvision", {}, ZOO / "densenet121.yaml", {}),
+    "squeezenet1_1": ("torchvision", {}, ZOO / "squeezenet1_1.yaml", {}),
+    **{f"repvgg_{m}": ("timm", {}, ZOO / f"repvgg_{m}.yaml", {}) for m in ("a0", "a1", "a2")},
     **{
         f"shufflenet_v2_{m}": ("torchvision", {}, ZOO / f"shufflenet_v2_{m}.yaml", {})
         for m in ("x0_5", "x1_0", "x1_5", "x2_0")

@@ -235,6 +235,16 @@ BAD_NEW_OPTIONS = {
             "stages[0].grn", "expected true or false"),
     "edge residual": ("efficientnetv2_rw_s.yaml", "expand: 1, expand_conv: always",
                       "expand: 1, expand_conv: sometimes", "stages[0].expand_conv", "'always'"),
+    "stem padding": ("squeezenet1_1.yaml", "  padding: 0", "  padding: 2", "stem.padding",
+                     "padding must be at most half the kernel"),
+    "stem block": ("repvgg_a0.yaml", "stem: {block: repvgg,", "stem: {block: repvg,",
+                   "stem.block", "unknown stem block 'repvg'"),
+    "stem block conv field": ("repvgg_a0.yaml", "stem: {block: repvgg, stride: 2,",
+                              "stem: {block: repvgg, bias: true, stride: 2,", "stem.bias",
+                              "the stem block 'repvgg' ignores it"),
+    "conv classifier": ("squeezenet1_1.yaml", "{conv: true, dropout: 0.5}",
+                        "{conv: true, dropout: 0.5, pool_size: 7}", "classifier",
+                        "takes no pool_size"),
 }  # fmt: skip
 
 

@@ -36,10 +36,11 @@ def conv_norm_act(
     ctx: LowerContext,
     bias: bool = False,
     norm: bool = True,
+    padding: int | None = None,
 ) -> str:
     """Lower one conv-norm-(act) layer reading tensor `x`; returns the output node id.
     `norm=False` leaves the norm out (VGG without batch norm; the module's `bn` is an
-    identity).
+    identity). `padding` overrides the padding of a single kernel on every side.
 
     A tuple `kernel` is a mixed conv (MixConv): the channels are split over the kernels
     (`split_channels`), each split convolved with its own kernel, depthwise when `groups`
@@ -57,10 +58,12 @@ def conv_norm_act(
             bias=bias, paddings=tuple(conv_padding(size, k, stride, mode) for k in kernel),
         )  # fmt: skip
     else:
-        padding = (0, 0, 0, 0) if kernel % 2 == 0 else conv_padding(size, kernel, stride, mode)
+        pads = (0, 0, 0, 0) if kernel % 2 == 0 else conv_padding(size, kernel, stride, mode)
+        if padding is not None:
+            pads = (padding,) * 4
         conv = Conv(
             in_channels=in_channels, out_channels=out_channels, kernel=kernel, stride=stride,
-            groups=groups, padding=padding, bias=bias,
+            groups=groups, padding=pads, bias=bias,
         )  # fmt: skip
     out = builder.add(f"{prefix}.conv", conv, [x], scope)
     if norm:
@@ -101,6 +104,7 @@ class LayerPlan:
     bias: bool = False
     norm: bool = True  # False: no norm after the conv
     deep: tuple[int, ...] = ()  # a deep stem's inner widths (ResNet-C/D), before out_channels
+    padding: int | None = None  # every side; None: the default (kernel // 2 or TF same)
 
     def convs(self) -> list[LayerPlan]:
         """The layer's convs, one plan each: itself, or a deep stem's `stem.0`, `stem.1`, ...
@@ -128,7 +132,7 @@ def lower_layer(builder: GraphBuilder, layer: LayerPlan, x: str, ctx: LowerConte
             builder, conv.name, x, Scope(layer.name), out_channels=conv.out_channels,
             kernel=conv.kernel, stride=conv.stride, groups=1,
             activation=None if conv.activation == "identity" else conv.activation, ctx=ctx,
-            bias=conv.bias, norm=conv.norm,
+            bias=conv.bias, norm=conv.norm, padding=conv.padding,
         )  # fmt: skip
     return x
 
@@ -145,7 +149,10 @@ def layer_arguments(layer: LayerPlan, ctx: EmitContext) -> list[Argument]:
     args.append((None, layer.kernel))
     if layer.stride != 1:
         args.append(("stride", layer.stride))
-    args += padding_argument(layer.kernel, layer.stride, ctx)
+    if layer.padding is not None:
+        args.append(("padding", layer.padding))
+    else:
+        args += padding_argument(layer.kernel, layer.stride, ctx)
     if layer.bias:
         args.append(("bias", True))
     if not layer.norm:

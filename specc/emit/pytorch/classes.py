@@ -63,6 +63,8 @@ def switches(arch: Architecture) -> dict[str, bool]:
 def kind_parts(arch: Architecture) -> dict[str, frozenset[str]]:
     """The parts each kind's blocks use, by kind (in name order)."""
     by_kind: dict[str, list[BlockPlan]] = {}
+    if arch.resolved.stem_block is not None:
+        by_kind[arch.resolved.stem_block.kind] = [arch.resolved.stem_block]
     for stage in arch.resolved.stages:
         by_kind.setdefault(stage.kind, []).extend(stage.blocks)
     return {

@@ -94,6 +94,7 @@ def emit_pytorch(arch: Architecture) -> str:
             pool_norm=r.pool_norm,
             tf_init=r.defaults.init == "tf",
             hidden=bool(r.hidden),
+            conv_classifier=r.conv_classifier,
             stem_endpoint=any(
                 e.module == ("stem_conv" if r.stem.pool else "stem") for e in endpoints
             ),
@@ -135,7 +136,16 @@ def _init_lines(arch: Architecture, parts: dict[str, frozenset[str]], module: st
     convs = r.stem.convs()
     stem_calls = [code.arguments(layer_arguments(c, EmitContext(r.defaults))) for c in convs]
     stem_calls[0][0] = "in_chans"
-    if r.stem.deep:  # a deep stem: stem.0, stem.1, ...
+    if r.stem_block is not None:  # a YAML kind as the stem (RepVGG)
+        plan = r.stem_block
+        emitter = r.kind(plan.kind).emitter
+        ctx = EmitContext(r.defaults, parts[plan.kind])
+        args = emitter.arguments(plan, ctx) + activation_argument(plan.activation, default)
+        _block_call(module, plan.kind, emitter.class_name, args)  # checks the call
+        stem_args = code.arguments(args)
+        stem_args[0] = "in_chans"
+        lines += code.call(8, "self.stem = ", emitter.class_name, stem_args)
+    elif r.stem.deep:  # a deep stem: stem.0, stem.1, ...
         lines.append("        self.stem = nn.Sequential(")
         for call in stem_calls:
             lines += code.call(12, "", "ConvNormAct", call, ",")
