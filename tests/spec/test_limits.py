@@ -19,11 +19,17 @@ from specc.lang.source import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 B0 = Path(__file__).resolve().parents[2] / "specs" / "b0.yaml"
 
 
+# What "refused at once" allows: CPU time of this process, not wall time (a loaded machine
+# slows the wall clock, not the work), and far below what an expansion or a deep recursion
+# would take (minutes, or a crash).
+AT_ONCE_S = 5.0
+
+
 def refused(text: str, file: str = "x.yaml") -> str:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(specc.SpecError) as excinfo:
         loads(text, file)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < AT_ONCE_S
     (diagnostic,) = excinfo.value.diagnostics
     return str(diagnostic)
 
@@ -81,10 +87,10 @@ def test_files_over_the_size_limit_are_refused_before_parsing(tmp_path):
     body = B0.read_text()
     path.write_text("# padding\n" * (MAX_BYTES // 10) + body)
     size = path.stat().st_size
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(specc.SpecError) as excinfo:
         specc.load(path)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < AT_ONCE_S
     assert str(excinfo.value) == (
         f"{path}: the file is {size:,} bytes, over the limit of {MAX_BYTES:,} bytes (1 MiB)"
     )
