@@ -14,7 +14,8 @@ def lower(builder: GraphBuilder, plan: UIBPlan, x: str, ctx: LowerContext) -> st
         return Scope("stage", plan.stage, plan.index, role)
 
     def layer(role: str, source: str, out: int, kernel: int, stride: int, act: bool) -> str:
-        groups = out if kernel > 1 else 1  # the k x k convs are depthwise
+        # the dw_* convs are depthwise at any kernel size (a 1 x 1 one too), as the class
+        groups = out if role.startswith("dw_") else 1
         return conv_norm_act(
             builder, f"{plan.name}.{role}", source, scope(role), out_channels=out,
             kernel=kernel, stride=stride, groups=groups,
