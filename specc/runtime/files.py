@@ -8,9 +8,6 @@
                              a file, else UserError naming why (read-only, no space)
     write_failure(path, exc) the UserError for a failed write: "no space left on device"
                              says so, with what is free, and that the old file is kept
-    as_created(path)         the mode a plain `open` would have given a file (0666 less the
-                             umask): a checkpoint or an export renamed from a private
-                             temporary (0600) is readable like every other output
 
 Imports no torch.
 """
@@ -140,15 +137,3 @@ def _reason(exc: BaseException, where: Path) -> str:
     except OSError:
         return "no space left on device"
     return f"no space left on device ({free / 2**20:.1f} MiB free)"
-
-
-def umask() -> int:
-    """The process's umask (read by setting it and setting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def as_created(path: str | Path) -> None:
-    """Give `path` the mode of a newly created regular file: 0666 less the umask."""
-    os.chmod(path, 0o666 & ~umask())

@@ -40,13 +40,13 @@ import torch
 
 from specc.diagnostics import UserError
 from specc.runtime.files import (
-    as_created,
     is_write_failure,
     temporary_beside,
     terminate_raises,
     write_failure,
 )
 from specc.runtime.model import instantiate_folder, open_folder, read_weights
+from specc.tools.atomic import as_created
 
 COUNTER = "num_batches_tracked"
 MAX_REPORTED = 12

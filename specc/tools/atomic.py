@@ -24,10 +24,21 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        as_created(temp)
         os.replace(temp, path)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write it ({exc.strerror})") from None
+
+
+def umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def as_created(path: str | Path) -> None:
+    """Give `path` the mode of a newly created regular file: 0666 less the umask (a file
+    renamed from a `tempfile.mkstemp` temporary would otherwise stay private, 0600)."""
+    os.chmod(path, 0o666 & ~umask())

@@ -25,9 +25,10 @@ import torch
 
 from specc.diagnostics import UserError
 from specc.runtime.deploy.inference import count_macs, count_params
-from specc.runtime.files import as_created, temporary_beside, terminate_raises
+from specc.runtime.files import temporary_beside, terminate_raises
 from specc.runtime.machine import require_input_fits
 from specc.runtime.model import load_model, open_folder
+from specc.tools.atomic import as_created
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
 TOLERANCE = 1e-4  # relative: max abs error over max |eager output|, fp32
