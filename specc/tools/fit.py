@@ -34,7 +34,7 @@ LOWEST_PHI = -64.0
 # A deployment budget past 10 s per forward pass is a typo (seconds for ms, an exponent).
 MAX_LATENCY_MS = 10_000
 METRICS = ("macs", "params", "latency", "train_memory")
-UNITS = {"macs": "macs", "params": "params", "latency": "ms", "train_memory": "bytes"}
+UNITS = {"macs": "MACs", "params": "params", "latency": "ms", "train_memory": "bytes"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def fit(
         measure = _measure_for(metric)
     if not math.isfinite(budget) or budget <= 0:
         raise SpecError([Diagnostic(f"the budget must be a positive number, got {budget}",
-                                    Location(loaded.file), f"--target-{metric}")])  # fmt: skip
+                                    Location(loaded.file), option(metric))])  # fmt: skip
     if metric == "latency" and budget > MAX_LATENCY_MS:
         raise SpecError([Diagnostic(
             f"a latency budget of {budget:g} ms is over the limit of {MAX_LATENCY_MS:,} ms: "
@@ -125,7 +125,7 @@ def _too_small(
     return SpecError([Diagnostic(
         f"no buildable phi gives a model within {describe(budget, metric)}: searching down to "
         f"phi = {phi:g}, the network stops being buildable ({error.diagnostics[0].message})",
-        Location(loaded.file), f"--target-{metric}",
+        Location(loaded.file), option(metric),
     )])  # fmt: skip
 
 
@@ -147,11 +147,16 @@ def _bracket(
         if low < LOWEST_PHI:
             raise SpecError([Diagnostic(
                 f"no phi down to {LOWEST_PHI:g} builds a model within {describe(budget, metric)}",
-                Location(loaded.file), f"--target-{metric}",
+                Location(loaded.file), option(metric),
                 "the spec's smallest model (minimum widths, one block per stage) is larger",
             )])  # fmt: skip
         low, high = low * 2, low
     return low, high
+
+
+def option(metric: str) -> str:
+    """The command-line option of a metric: '--target-train-memory'."""
+    return f"--target-{metric.replace('_', '-')}"
 
 
 def describe(value: float, metric: str) -> str:

@@ -48,6 +48,16 @@ def test_budget_below_the_smallest_model():
     assert "no buildable phi gives a model within 1,000 params" in result.output
 
 
+@pytest.mark.parametrize(
+    ("option", "budget", "said"),
+    [("--target-macs", "1", "1 MACs"), ("--target-train-memory", "1KiB", "1 KiB training")],
+)
+def test_a_budget_too_small_names_its_option_as_typed(option, budget, said):
+    result = CliRunner().invoke(main, ["fit", str(SPECS / "b0.yaml"), option, budget])
+    assert result.exit_code == 1
+    assert option in result.output and said in result.output, result.output
+
+
 @pytest.mark.parametrize("args", [[], ["--target-macs", "1e9", "--target-params", "1e6"]])
 def test_fit_needs_exactly_one_budget(args):
     result = CliRunner().invoke(main, ["fit", str(SPECS / "b0.yaml"), *args])
